@@ -1,0 +1,623 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * xfertrace kernel side. Entry programs stay thin: each fallback variant
+ * of a hook reads its arguments its own way and calls one static handler.
+ * User code picks one variant per concern and turns the others off with
+ * bpf_program__set_autoload() before load.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_endian.h>
+#include "xfertrace.h"
+
+#define AF_INET		2
+#define AF_INET6	10
+#define IPPROTO_TCP	6
+#define MSG_PEEK	2
+#define TCP_CLOSE	7
+#define TCP_LISTEN	10
+#define TASK_RUNNING	0
+#define TASK_DEAD	0x80
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+/* Settings, written by user code between open and load. */
+const volatile __u64 burst_gap_ns = 5000000;
+const volatile bool track_proc_active = true;
+
+/* Unique connection ids; only touched when a socket is first seen. */
+__u64 next_conn_id = 1;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, XT_MAX_CONNS);
+	__type(key, __u64);			/* struct sock * */
+	__type(value, struct xt_conn);
+} conns SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, XT_MAX_THREADS);
+	__type(key, __u32);			/* tid */
+	__type(value, struct xt_thread);
+} threads SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, XT_MAX_PROCS);
+	__type(key, __u32);			/* tgid */
+	__type(value, struct xt_proc);
+} procs SEC(".maps");
+
+/* When the current task of each CPU went on it. */
+struct cpu_slot {
+	__u64 since_ns;
+	__u32 tid;
+	__u32 pad;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct cpu_slot);
+} cpu_slots SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct xt_stats);
+} stats SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, XT_RINGBUF_BYTES);
+} events SEC(".maps");
+
+/* task_struct->state was renamed __state in 5.14 (commit 2f064a59a11f). */
+struct task_struct___pre514 {
+	long state;
+} __attribute__((preserve_access_index));
+
+static __always_inline long task_state(struct task_struct *t)
+{
+	struct task_struct___pre514 *o = (void *)t;
+
+	if (bpf_core_field_exists(o->state))
+		return BPF_CORE_READ(o, state);
+	return BPF_CORE_READ(t, __state);
+}
+
+static __always_inline struct xt_stats *stats_get(void)
+{
+	__u32 zero = 0;
+
+	return bpf_map_lookup_elem(&stats, &zero);
+}
+
+static __always_inline void read_tuple(struct sock *sk, struct xt_tuple *t)
+{
+	struct sock_common *c = &sk->__sk_common;
+
+	t->family = BPF_CORE_READ(c, skc_family);
+	t->lport = BPF_CORE_READ(c, skc_num);
+	t->rport = bpf_ntohs(BPF_CORE_READ(c, skc_dport));
+	if (t->family == AF_INET) {
+		t->laddr[0] = BPF_CORE_READ(c, skc_rcv_saddr);
+		t->raddr[0] = BPF_CORE_READ(c, skc_daddr);
+	} else {
+		BPF_CORE_READ_INTO(t->laddr, c, skc_v6_rcv_saddr.in6_u.u6_addr32);
+		BPF_CORE_READ_INTO(t->raddr, c, skc_v6_daddr.in6_u.u6_addr32);
+	}
+}
+
+static __always_inline bool sock_is_tcp(struct sock *sk)
+{
+	__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
+
+	if (family != AF_INET && family != AF_INET6)
+		return false;
+	return BPF_CORE_READ(sk, sk_protocol) == IPPROTO_TCP;
+}
+
+static __always_inline __u64 leader_start_ns(struct task_struct *task)
+{
+	return BPF_CORE_READ(task, group_leader, start_boottime);
+}
+
+/* First byte on a socket: fill in who owns it and where it goes. */
+static __noinline struct xt_conn *conn_create(struct sock *sk, __u64 now)
+{
+	struct task_struct *task = (void *)bpf_get_current_task();
+	struct xt_conn c = {};
+	__u64 key = (__u64)sk;
+	struct xt_stats *st;
+
+	c.id = __sync_fetch_and_add(&next_conn_id, 1);
+	c.tgid = bpf_get_current_pid_tgid() >> 32;
+	c.owner_start_ns = leader_start_ns(task);
+	c.netns = BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
+	c.cgroup_id = bpf_get_current_cgroup_id();
+	c.first_ns = now;
+	bpf_get_current_comm(c.comm, sizeof(c.comm));
+	read_tuple(sk, &c.tuple);
+	if (bpf_map_update_elem(&conns, &key, &c, BPF_NOEXIST) == 0) {
+		st = stats_get();
+		if (st)
+			st->conns_opened++;
+	}
+	return bpf_map_lookup_elem(&conns, &key);
+}
+
+/* Grow a burst-active total: gaps shorter than burst_gap_ns count. */
+static __always_inline void burst_add(__u64 *active, __u64 *last, __u64 now)
+{
+	__u64 prev = *last;
+
+	if (prev && now > prev && now - prev <= burst_gap_ns)
+		__sync_fetch_and_add(active, now - prev);
+	*last = now;
+}
+
+static __always_inline void proc_account(__u64 now, __u64 bytes, bool tx)
+{
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	struct xt_proc *p, zero = {};
+	struct xt_stats *st;
+
+	p = bpf_map_lookup_elem(&procs, &tgid);
+	if (!p) {
+		zero.start_ns = leader_start_ns((void *)bpf_get_current_task());
+		bpf_map_update_elem(&procs, &tgid, &zero, BPF_NOEXIST);
+		p = bpf_map_lookup_elem(&procs, &tgid);
+		if (!p) {
+			st = stats_get();
+			if (st)
+				st->proc_map_full++;
+			return;
+		}
+	}
+	burst_add(&p->active_ns, &p->last_io_ns, now);
+	__sync_fetch_and_add(tx ? &p->tx_bytes : &p->rx_bytes, bytes);
+}
+
+/* One send or receive that returned ret bytes. */
+static __always_inline int handle_io(struct sock *sk, int ret, int flags,
+				     bool tx)
+{
+	__u64 key = (__u64)sk, now, bytes;
+	struct xt_stats *st;
+	struct xt_conn *c;
+
+	if (ret <= 0 || !sk)
+		return 0;
+	st = stats_get();
+	if (!st)
+		return 0;
+	if (!tx && (flags & MSG_PEEK)) {
+		c = bpf_map_lookup_elem(&conns, &key);
+		if (c || sock_is_tcp(sk))
+			st->peek_skipped++;
+		return 0;
+	}
+	now = bpf_ktime_get_ns();
+	bytes = ret;
+	c = bpf_map_lookup_elem(&conns, &key);
+	if (!c) {
+		/* Unix and UDP sockets reach here too: weed them out once. */
+		if (!sock_is_tcp(sk))
+			return 0;
+		c = conn_create(sk, now);
+		if (!c) {
+			st->conn_map_full++;
+			st->conn_map_full_bytes += bytes;
+			goto global;
+		}
+	}
+	if (tx) {
+		__sync_fetch_and_add(&c->tx_bytes, bytes);
+		__sync_fetch_and_add(&c->tx_calls, 1);
+	} else {
+		__sync_fetch_and_add(&c->rx_bytes, bytes);
+		__sync_fetch_and_add(&c->rx_calls, 1);
+	}
+	burst_add(&c->active_ns, &c->last_io_ns, now);
+	c->last_ns = now;
+	if (track_proc_active)
+		proc_account(now, bytes, tx);
+global:
+	if (tx) {
+		st->tx_bytes += bytes;
+		st->tx_calls++;
+	} else {
+		st->rx_bytes += bytes;
+		st->rx_calls++;
+	}
+	return 0;
+}
+
+/* Hand the final counts of a closing socket to user code, then forget it. */
+static __always_inline void conn_close(struct sock *sk, __u64 now)
+{
+	__u64 key = (__u64)sk;
+	struct xt_ev_conn *e;
+	struct xt_stats *st;
+	struct xt_conn *c;
+
+	c = bpf_map_lookup_elem(&conns, &key);
+	if (!c)
+		return;
+	st = stats_get();
+	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e) {
+		/* Keep the entry; user code reaps it atomically later. */
+		c->closed = 1;
+		if (st) {
+			st->ringbuf_full++;
+			st->close_deferred++;
+		}
+		return;
+	}
+	e->hdr.type = XT_EV_CONN_CLOSE;
+	e->hdr.ts_ns = now;
+	e->sk = key;
+	e->conn = *c;
+	e->conn.closed = 1;
+	bpf_map_delete_elem(&conns, &key);
+	bpf_ringbuf_submit(e, 0);
+	if (st)
+		st->conns_closed++;
+}
+
+static __always_inline void listen_event(struct sock *sk, __u32 type,
+					 __u64 now)
+{
+	struct task_struct *task = (void *)bpf_get_current_task();
+	struct xt_ev_listen *e;
+	struct xt_stats *st = stats_get();
+
+	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e) {
+		if (st)
+			st->ringbuf_full++;
+		return;
+	}
+	__builtin_memset(e, 0, sizeof(*e));
+	e->hdr.type = type;
+	e->hdr.ts_ns = now;
+	e->sk = (__u64)sk;
+	e->tgid = bpf_get_current_pid_tgid() >> 32;
+	e->start_ns = leader_start_ns(task);
+	e->netns = BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
+	bpf_get_current_comm(e->comm, sizeof(e->comm));
+	read_tuple(sk, &e->tuple);
+	bpf_ringbuf_submit(e, 0);
+	if (st)
+		st->listen_events++;
+}
+
+static __always_inline int handle_state(struct sock *sk, int oldstate,
+					int newstate)
+{
+	__u64 now;
+
+	if (BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP)
+		return 0;
+	now = bpf_ktime_get_ns();
+	if (newstate == TCP_LISTEN)
+		listen_event(sk, XT_EV_LISTEN, now);
+	else if (oldstate == TCP_LISTEN && newstate == TCP_CLOSE)
+		listen_event(sk, XT_EV_LISTEN_CLOSE, now);
+	else if (newstate == TCP_CLOSE)
+		conn_close(sk, now);
+	return 0;
+}
+
+static __noinline struct xt_thread *thread_get(struct task_struct *t,
+						__u32 tid)
+{
+	struct xt_thread *th, n = {};
+	struct xt_stats *st;
+
+	th = bpf_map_lookup_elem(&threads, &tid);
+	if (th)
+		return th;
+	n.tid = tid;
+	n.tgid = BPF_CORE_READ(t, tgid);
+	n.start_ns = BPF_CORE_READ(t, start_boottime);
+	n.leader_start_ns = leader_start_ns(t);
+	BPF_CORE_READ_STR_INTO(&n.comm, t, comm);
+	bpf_map_update_elem(&threads, &tid, &n, BPF_NOEXIST);
+	th = bpf_map_lookup_elem(&threads, &tid);
+	if (!th) {
+		st = stats_get();
+		if (st)
+			st->thread_map_full++;
+	}
+	return th;
+}
+
+/* A dead thread is switched out for the last time: flush and forget it. */
+static __always_inline void thread_exit(struct xt_thread *th, __u32 tid,
+					__u64 now)
+{
+	struct xt_ev_thread *e;
+	struct xt_stats *st = stats_get();
+
+	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e) {
+		/* Left in the map; user code reaps dead threads. */
+		if (st)
+			st->ringbuf_full++;
+		return;
+	}
+	e->hdr.type = XT_EV_THREAD_EXIT;
+	e->hdr.pad = 0;
+	e->hdr.ts_ns = now;
+	e->th = *th;
+	bpf_map_delete_elem(&threads, &tid);
+	bpf_ringbuf_submit(e, 0);
+	if (st)
+		st->threads_exited++;
+}
+
+static __always_inline int handle_switch(struct task_struct *prev,
+					 struct task_struct *next)
+{
+	__u32 zero = 0, prev_tid, next_tid;
+	struct cpu_slot *slot;
+	struct xt_thread *th;
+	struct xt_stats *st;
+	__u64 now, ran;
+	long state;
+
+	slot = bpf_map_lookup_elem(&cpu_slots, &zero);
+	if (!slot)
+		return 0;
+	now = bpf_ktime_get_ns();
+	prev_tid = BPF_CORE_READ(prev, pid);
+	next_tid = BPF_CORE_READ(next, pid);
+	if (prev_tid) {
+		ran = (slot->since_ns && slot->tid == prev_tid) ?
+			now - slot->since_ns : 0;
+		th = thread_get(prev, prev_tid);
+		if (th) {
+			__sync_fetch_and_add(&th->cpu_ns, ran);
+			__sync_fetch_and_add(&th->switches, 1);
+			state = task_state(prev);
+			if (state == TASK_RUNNING)
+				th->queued_ns = now;	/* preempted */
+			else if (state & TASK_DEAD)
+				thread_exit(th, prev_tid, now);
+		} else {
+			st = stats_get();
+			if (st)
+				st->thread_map_full_ns += ran;
+		}
+	}
+	slot->since_ns = now;
+	slot->tid = next_tid;
+	if (!next_tid)
+		return 0;
+	th = thread_get(next, next_tid);
+	if (th && th->queued_ns) {
+		if (now > th->queued_ns)
+			__sync_fetch_and_add(&th->runq_ns, now - th->queued_ns);
+		th->queued_ns = 0;
+	}
+	return 0;
+}
+
+static __always_inline int handle_wakeup(struct task_struct *p)
+{
+	__u32 tid = BPF_CORE_READ(p, pid);
+	struct xt_thread *th;
+
+	if (!tid)
+		return 0;
+	th = thread_get(p, tid);
+	if (th && !th->queued_ns)
+		th->queued_ns = bpf_ktime_get_ns();
+	return 0;
+}
+
+/* ---- TCP bytes: tp_btf (6.3+), raw_tp, fexit, kprobe ---- */
+
+SEC("tp_btf/sock_send_length")
+int BPF_PROG(send_btf, struct sock *sk, int ret, int flags)
+{
+	return handle_io(sk, ret, flags, true);
+}
+
+SEC("tp_btf/sock_recv_length")
+int BPF_PROG(recv_btf, struct sock *sk, int ret, int flags)
+{
+	return handle_io(sk, ret, flags, false);
+}
+
+SEC("raw_tp/sock_send_length")
+int BPF_PROG(send_raw, struct sock *sk, int ret, int flags)
+{
+	return handle_io(sk, ret, flags, true);
+}
+
+SEC("raw_tp/sock_recv_length")
+int BPF_PROG(recv_raw, struct sock *sk, int ret, int flags)
+{
+	return handle_io(sk, ret, flags, false);
+}
+
+SEC("fexit/tcp_sendmsg")
+int BPF_PROG(send_fexit, struct sock *sk, struct msghdr *msg, size_t size,
+	     int ret)
+{
+	return handle_io(sk, ret, 0, true);
+}
+
+/* 5.19+ signature: (sk, msg, len, flags, addr_len). */
+SEC("fexit/tcp_recvmsg")
+int BPF_PROG(recv_fexit, struct sock *sk, struct msghdr *msg, size_t len,
+	     int flags, int *addr_len, int ret)
+{
+	return handle_io(sk, ret, flags, false);
+}
+
+/* Before 5.19: (sk, msg, len, nonblock, flags, addr_len). */
+SEC("fexit/tcp_recvmsg")
+int BPF_PROG(recv_fexit_old, struct sock *sk, struct msghdr *msg, size_t len,
+	     int nonblock, int flags, int *addr_len, int ret)
+{
+	return handle_io(sk, ret, flags, false);
+}
+
+/* kprobe path: remember the arguments at entry, count at return. */
+struct kp_args {
+	__u64 sk;
+	__u32 flags;
+	__u32 pad;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u64);			/* pid_tgid */
+	__type(value, struct kp_args);
+} kp_inflight SEC(".maps");
+
+const volatile bool kp_recv_old_abi = false;
+
+static __always_inline int kp_enter(struct sock *sk, int flags)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct kp_args a = { .sk = (__u64)sk, .flags = flags };
+
+	bpf_map_update_elem(&kp_inflight, &id, &a, BPF_ANY);
+	return 0;
+}
+
+static __always_inline int kp_exit(int ret, bool tx)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct kp_args *a = bpf_map_lookup_elem(&kp_inflight, &id);
+	struct kp_args copy;
+
+	if (!a)
+		return 0;
+	copy = *a;
+	bpf_map_delete_elem(&kp_inflight, &id);
+	return handle_io((struct sock *)copy.sk, ret, copy.flags, tx);
+}
+
+SEC("kprobe/tcp_sendmsg")
+int BPF_KPROBE(send_kprobe, struct sock *sk)
+{
+	return kp_enter(sk, 0);
+}
+
+SEC("kretprobe/tcp_sendmsg")
+int BPF_KRETPROBE(send_kretprobe, int ret)
+{
+	return kp_exit(ret, true);
+}
+
+SEC("kprobe/tcp_recvmsg")
+int BPF_KPROBE(recv_kprobe, struct sock *sk, void *msg, __u64 len, long a4,
+	       long a5)
+{
+	return kp_enter(sk, kp_recv_old_abi ? a5 : a4);
+}
+
+SEC("kretprobe/tcp_recvmsg")
+int BPF_KRETPROBE(recv_kretprobe, int ret)
+{
+	return kp_exit(ret, false);
+}
+
+/* ---- connection lifecycle ---- */
+
+SEC("tp_btf/inet_sock_set_state")
+int BPF_PROG(state_btf, struct sock *sk, int oldstate, int newstate)
+{
+	return handle_state(sk, oldstate, newstate);
+}
+
+SEC("raw_tp/inet_sock_set_state")
+int BPF_PROG(state_raw, struct sock *sk, int oldstate, int newstate)
+{
+	return handle_state(sk, oldstate, newstate);
+}
+
+/* ---- CPU ---- */
+
+SEC("tp_btf/sched_switch")
+int BPF_PROG(switch_btf, bool preempt, struct task_struct *prev,
+	     struct task_struct *next)
+{
+	return handle_switch(prev, next);
+}
+
+SEC("raw_tp/sched_switch")
+int BPF_PROG(switch_raw, bool preempt, struct task_struct *prev,
+	     struct task_struct *next)
+{
+	return handle_switch(prev, next);
+}
+
+SEC("tp_btf/sched_wakeup")
+int BPF_PROG(wakeup_btf, struct task_struct *p)
+{
+	return handle_wakeup(p);
+}
+
+SEC("tp_btf/sched_wakeup_new")
+int BPF_PROG(wakeup_new_btf, struct task_struct *p)
+{
+	return handle_wakeup(p);
+}
+
+SEC("raw_tp/sched_wakeup")
+int BPF_PROG(wakeup_raw, struct task_struct *p)
+{
+	return handle_wakeup(p);
+}
+
+SEC("raw_tp/sched_wakeup_new")
+int BPF_PROG(wakeup_new_raw, struct task_struct *p)
+{
+	return handle_wakeup(p);
+}
+
+/* ---- startup discovery: every listening TCP socket and its owner ---- */
+
+SEC("iter/task_file")
+int dump_listeners(struct bpf_iter__task_file *ctx)
+{
+	struct task_struct *task = ctx->task;
+	struct file *file = ctx->file;
+	struct xt_ev_listen e = {};
+	struct socket *sock;
+	struct sock *sk;
+
+	if (!task || !file)
+		return 0;
+	sock = bpf_sock_from_file(file);
+	if (!sock)
+		return 0;
+	sk = BPF_CORE_READ(sock, sk);
+	if (!sk || !sock_is_tcp(sk))
+		return 0;
+	if (BPF_CORE_READ(sk, __sk_common.skc_state) != TCP_LISTEN)
+		return 0;
+	e.hdr.type = XT_EV_LISTEN;
+	e.sk = (__u64)sk;
+	e.tgid = task->tgid;
+	e.start_ns = leader_start_ns(task);
+	e.netns = BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
+	BPF_CORE_READ_STR_INTO(&e.comm, task, comm);
+	read_tuple(sk, &e.tuple);
+	bpf_seq_write(ctx->meta->seq, &e, sizeof(e));
+	return 0;
+}

@@ -1,0 +1,130 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * Records shared by the BPF programs (bpf/xfertrace.bpf.c) and user code.
+ * Plain __u32/__u64 and char arrays only, so the header compiles on both
+ * sides unchanged. Units are in the field names. Padding is explicit.
+ */
+#ifndef XFERTRACE_H
+#define XFERTRACE_H
+
+#define XT_COMM_LEN		16
+
+/* Default map sizes; user code may resize them before load. */
+#define XT_MAX_CONNS		65536
+#define XT_MAX_THREADS		65536
+#define XT_MAX_PROCS		16384
+#define XT_RINGBUF_BYTES	(1 << 22)
+
+/* Connection 4-tuple. Addresses in network order, IPv4 in addr[0]. */
+struct xt_tuple {
+	__u32 family;		/* AF_INET (2) or AF_INET6 (10) */
+	__u32 lport;		/* host order */
+	__u32 rport;		/* host order */
+	__u32 pad;
+	__u32 laddr[4];
+	__u32 raddr[4];
+};
+
+/*
+ * One TCP socket as seen by the tracer. Map key: the struct sock pointer.
+ * Counters are cumulative for the life of the entry; user code takes
+ * deltas against the last value it saw, so it never deletes to reset.
+ */
+struct xt_conn {
+	__u64 id;		/* unique per entry (global counter) */
+	__u64 owner_start_ns;	/* owner group leader start_boottime */
+	__u64 netns;		/* netns inode number */
+	__u64 cgroup_id;
+	__u64 first_ns;
+	__u64 last_ns;
+	__u64 tx_bytes;
+	__u64 rx_bytes;
+	__u64 tx_calls;
+	__u64 rx_calls;
+	__u64 active_ns;	/* time inside send/recv bursts */
+	__u64 last_io_ns;
+	__u32 tgid;		/* first process that moved bytes on it */
+	__u32 closed;		/* 1 once TCP_CLOSE was seen */
+	struct xt_tuple tuple;
+	char comm[XT_COMM_LEN];
+};
+
+/* Per-process transfer activity. Map key: tgid. */
+struct xt_proc {
+	__u64 start_ns;
+	__u64 active_ns;
+	__u64 last_io_ns;
+	__u64 tx_bytes;
+	__u64 rx_bytes;
+};
+
+/* One thread. Map key: tid. */
+struct xt_thread {
+	__u64 start_ns;		/* thread start, boot clock */
+	__u64 leader_start_ns;	/* process start, boot clock */
+	__u64 cpu_ns;		/* on-CPU time */
+	__u64 runq_ns;		/* runnable but waiting for a CPU */
+	__u64 switches;		/* times switched out */
+	__u64 queued_ns;	/* when it became runnable; 0 if not queued */
+	__u32 tid;
+	__u32 tgid;
+	char comm[XT_COMM_LEN];
+};
+
+/* Per-CPU stats. All cumulative, summed over CPUs by user code. */
+struct xt_stats {
+	__u64 tx_bytes;		/* every TCP byte sent, seen by the hooks */
+	__u64 rx_bytes;		/* every TCP byte received */
+	__u64 tx_calls;
+	__u64 rx_calls;
+	__u64 peek_skipped;	/* MSG_PEEK reads, not counted */
+	__u64 conn_map_full;	/* events whose socket had no entry */
+	__u64 conn_map_full_bytes;
+	__u64 thread_map_full;
+	__u64 thread_map_full_ns; /* CPU time not attributed to a thread */
+	__u64 proc_map_full;
+	__u64 ringbuf_full;	/* events that could not be queued */
+	__u64 close_deferred;	/* closed sockets left for user reaping */
+	__u64 conns_opened;
+	__u64 conns_closed;
+	__u64 threads_exited;
+	__u64 listen_events;
+};
+
+enum xt_event_type {
+	XT_EV_CONN_CLOSE	= 1,	/* final counts of a closed socket */
+	XT_EV_LISTEN		= 2,	/* socket entered TCP_LISTEN */
+	XT_EV_LISTEN_CLOSE	= 3,	/* listener closed */
+	XT_EV_THREAD_EXIT	= 4,	/* final counts of a dead thread */
+};
+
+struct xt_ev_hdr {
+	__u32 type;
+	__u32 pad;
+	__u64 ts_ns;		/* bpf_ktime_get_ns() */
+};
+
+struct xt_ev_conn {
+	struct xt_ev_hdr hdr;
+	__u64 sk;
+	struct xt_conn conn;
+};
+
+/* Also the record the listener iterator writes (type XT_EV_LISTEN). */
+struct xt_ev_listen {
+	struct xt_ev_hdr hdr;
+	__u64 sk;
+	__u64 start_ns;		/* owner group leader start */
+	__u64 netns;
+	__u32 tgid;
+	__u32 pad;
+	struct xt_tuple tuple;	/* local address and port only */
+	char comm[XT_COMM_LEN];
+};
+
+struct xt_ev_thread {
+	struct xt_ev_hdr hdr;
+	struct xt_thread th;
+};
+
+#endif /* XFERTRACE_H */

@@ -1,0 +1,32 @@
+# Shared helpers for shell test programs. Source it; call t_pass/t_fail;
+# end with t_finish, which prints "N passed, N failed" and sets the exit code.
+XT_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+XT=${XT:-$XT_ROOT/build/xfertrace}
+PY=/usr/bin/python3
+T_PASS=0
+T_FAIL=0
+T_PIDS=()
+T_TMP=$(mktemp -d /tmp/xt-test.XXXXXX)
+
+t_pass() { T_PASS=$((T_PASS + 1)); echo "ok   - $*"; }
+t_fail() { T_FAIL=$((T_FAIL + 1)); echo "FAIL - $*"; }
+# t_check DESC CMD...: passes when CMD exits 0.
+t_check() {
+	local d=$1; shift
+	if "$@"; then t_pass "$d"; else t_fail "$d"; fi
+}
+# Remember a PID we started so cleanup stops only it.
+t_track() { T_PIDS+=("$1"); }
+t_cleanup() {
+	local p
+	for p in "${T_PIDS[@]}"; do kill "$p" 2>/dev/null; done
+	sleep 0.2
+	for p in "${T_PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done
+	[ -n "${T_KEEP:-}" ] || rm -rf "$T_TMP"
+}
+trap t_cleanup EXIT
+t_finish() {
+	echo "$T_PASS passed, $T_FAIL failed"
+	[ "$T_FAIL" -eq 0 ]
+	exit $?
+}

@@ -1,0 +1,933 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * Collection core. The BPF maps hold cumulative counters; we remember
+ * the last value seen per entry and emit the difference. Nothing is
+ * deleted to reset a counter, so nothing that arrives between a read and
+ * a delete can be lost. Entries leave the maps in two ways only: the BPF
+ * side deletes a closed socket or dead thread after queueing its final
+ * counts on the ring buffer, or we take a leftover out with one atomic
+ * lookup-and-delete.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/utsname.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include "collector.h"
+#include "hmap.h"
+#include "util.h"
+#include "xfertrace.skel.h"
+
+#define BATCH		1024
+#define REAP_EVERY	50	/* harvests between dead-entry sweeps */
+
+struct snap {
+	__u64 id;
+	__u64 v[5];		/* tx, rx, tx calls, rx calls, active */
+};
+
+struct tsnap {
+	__u32 tid;
+	__u32 pid;
+	__u64 start_ns;
+	__u64 cpu_ns;
+	__u64 runq_ns;
+	__u64 switches;
+	__u64 seen;		/* harvest number when last changed */
+};
+
+struct psnap {
+	__u32 pid;
+	__u64 start_ns;
+	__u64 v[3];		/* active, tx, rx */
+	__u64 seen;
+};
+
+struct collector {
+	struct xfertrace_bpf *skel;
+	struct ring_buffer *rb;
+	struct xt_hooks hooks;
+	struct collector_opts opts;
+	struct hmap *procs_seen;	/* (pid, start) already emitted */
+	struct hmap *conn_snaps;	/* conn id -> struct snap */
+	struct hmap *thread_snaps;	/* (tid, start) -> struct tsnap */
+	struct hmap *proc_snaps;	/* (pid, start) -> struct psnap */
+	struct xt_user_stats ustats;
+	__u64 harvests;
+	__u64 last_harvest_ns;
+	__u64 mono_to_wall_ns;
+	__u64 start_mono_ns;
+	int ncpus;
+	int err;			/* first sink error */
+	bool discovered;
+	void *kbuf, *vbuf;
+};
+
+static int emit(struct collector *c, const void *rec)
+{
+	int err = c->opts.sink(c->opts.sink_ctx, rec);
+
+	if (err && !c->err)
+		c->err = err;
+	if (err)
+		c->ustats.write_errors++;
+	return err;
+}
+
+#define REC_INIT(r, t) do {					\
+	memset(&(r), 0, sizeof(r));				\
+	(r).hdr.type = (t);					\
+	(r).hdr.len = sizeof(r);				\
+} while (0)
+
+/* /proc/<pid>/stat starttime is start_boottime in clock ticks. */
+static bool proc_matches(__u32 pid, __u64 start_ns, __u32 *ppid)
+{
+	char path[64], buf[1024], *p;
+	unsigned long long st = 0;
+	long hz = sysconf(_SC_CLK_TCK);
+	int field, n;
+
+	snprintf(path, sizeof(path), "/proc/%u/stat", pid);
+	n = read_file(path, buf, sizeof(buf));
+	if (n <= 0)
+		return false;
+	p = strrchr(buf, ')');
+	if (!p)
+		return false;
+	/* Fields after comm: 3=state 4=ppid ... 22=starttime. */
+	for (field = 3, p += 2; *p && field < 22; p++)
+		if (*p == ' ') {
+			field++;
+			if (field == 4)
+				*ppid = strtoul(p + 1, NULL, 10);
+		}
+	st = strtoull(p, NULL, 10);
+	return hz > 0 && st == start_ns / (1000000000ull / hz);
+}
+
+static void read_cmdline(__u32 pid, char *out, size_t len)
+{
+	char path[64], buf[XT_CMDLINE_LEN];
+	int n, i;
+
+	snprintf(path, sizeof(path), "/proc/%u/cmdline", pid);
+	n = read_file(path, buf, sizeof(buf));
+	if (n <= 0) {
+		out[0] = 0;
+		return;
+	}
+	for (i = 0; i < n - 1; i++)
+		if (!buf[i])
+			buf[i] = ' ';
+	clean_str(out, buf, len);
+}
+
+/* Emit a process record the first time (pid, start) appears. */
+static void ensure_proc(struct collector *c, __u32 pid, __u64 start_ns,
+			__u64 netns, __u64 cgroup_id, const char *comm)
+{
+	__u64 key = hkey2(pid, start_ns);
+	struct xt_rec_proc r;
+	__u32 ppid = 0;
+
+	if (hmap__get(c->procs_seen, key))
+		return;
+	hmap__put(c->procs_seen, key, (void *)1);
+	REC_INIT(r, XT_REC_PROC);
+	r.pid = pid;
+	r.start_ns = start_ns;
+	r.netns = netns;
+	r.cgroup_id = cgroup_id;
+	clean_str(r.comm, comm, sizeof(r.comm));
+	/* Only trust /proc when it is still the same process. */
+	if (proc_matches(pid, start_ns, &ppid)) {
+		r.ppid = ppid;
+		read_cmdline(pid, r.cmdline, sizeof(r.cmdline));
+	}
+	emit(c, &r);
+}
+
+static void emit_listen(struct collector *c, const struct xt_ev_listen *e,
+			__u32 open, __u64 ts)
+{
+	struct xt_rec_listen r;
+
+	ensure_proc(c, e->tgid, e->start_ns, e->netns, 0, e->comm);
+	REC_INIT(r, XT_REC_LISTEN);
+	r.ts_ns = ts;
+	r.start_ns = e->start_ns;
+	r.netns = e->netns;
+	r.pid = e->tgid;
+	r.open = open;
+	r.tuple = e->tuple;
+	emit(c, &r);
+}
+
+/* A socket we have not reported yet: its process, then itself. */
+static struct snap *conn_snap(struct collector *c, const struct xt_conn *k)
+{
+	struct xt_rec_conn r;
+	struct snap *s;
+
+	s = hmap__get(c->conn_snaps, k->id);
+	if (s)
+		return s;
+	s = calloc(1, sizeof(*s));
+	if (!s || hmap__put(c->conn_snaps, k->id, s)) {
+		free(s);
+		return NULL;
+	}
+	s->id = k->id;
+	ensure_proc(c, k->tgid, k->owner_start_ns, k->netns, k->cgroup_id,
+		    k->comm);
+	REC_INIT(r, XT_REC_CONN);
+	r.id = k->id;
+	r.first_ns = k->first_ns;
+	r.start_ns = k->owner_start_ns;
+	r.netns = k->netns;
+	r.cgroup_id = k->cgroup_id;
+	r.pid = k->tgid;
+	r.tuple = k->tuple;
+	emit(c, &r);
+	return s;
+}
+
+static void conn_delta(struct collector *c, const struct xt_conn *k,
+		       __u64 ts)
+{
+	const __u64 cur[5] = { k->tx_bytes, k->rx_bytes, k->tx_calls,
+			       k->rx_calls, k->active_ns };
+	struct xt_rec_conn_delta r;
+	struct snap *s = conn_snap(c, k);
+	bool any = false;
+	int i;
+
+	if (!s)
+		return;
+	REC_INIT(r, XT_REC_CONN_DELTA);
+	r.ts_ns = ts;
+	r.id = k->id;
+	for (i = 0; i < 5; i++) {
+		__u64 d = cur[i] > s->v[i] ? cur[i] - s->v[i] : 0;
+
+		any |= d != 0;
+		s->v[i] = cur[i] > s->v[i] ? cur[i] : s->v[i];
+		(&r.tx_bytes)[i] = d;
+	}
+	if (any)
+		emit(c, &r);
+}
+
+static void conn_final(struct collector *c, const struct xt_conn *k,
+		       __u64 ts)
+{
+	struct xt_rec_conn_close r;
+
+	conn_delta(c, k, ts);
+	REC_INIT(r, XT_REC_CONN_CLOSE);
+	r.ts_ns = ts;
+	r.id = k->id;
+	emit(c, &r);
+	free(hmap__del(c->conn_snaps, k->id));
+}
+
+static struct tsnap *thread_snap(struct collector *c,
+				 const struct xt_thread *t)
+{
+	__u64 key = hkey2(t->tid, t->start_ns);
+	struct xt_rec_thread r;
+	struct tsnap *s;
+
+	s = hmap__get(c->thread_snaps, key);
+	if (s)
+		return s;
+	s = calloc(1, sizeof(*s));
+	if (!s || hmap__put(c->thread_snaps, key, s)) {
+		free(s);
+		return NULL;
+	}
+	s->tid = t->tid;
+	s->pid = t->tgid;
+	s->start_ns = t->start_ns;
+	ensure_proc(c, t->tgid, t->leader_start_ns, 0, 0,
+		    t->tid == t->tgid ? t->comm : "");
+	REC_INIT(r, XT_REC_THREAD);
+	r.tid = t->tid;
+	r.pid = t->tgid;
+	r.start_ns = t->start_ns;
+	r.leader_start_ns = t->leader_start_ns;
+	clean_str(r.comm, t->comm, sizeof(r.comm));
+	emit(c, &r);
+	return s;
+}
+
+/* cpu_ns may include the run still in progress (see harvest_threads). */
+static void thread_delta(struct collector *c, const struct xt_thread *t,
+			 __u64 cpu_ns, __u64 ts)
+{
+	struct xt_rec_thread_delta r;
+	struct tsnap *s = thread_snap(c, t);
+
+	if (!s)
+		return;
+	REC_INIT(r, XT_REC_THREAD_DELTA);
+	r.ts_ns = ts;
+	r.tid = t->tid;
+	r.start_ns = t->start_ns;
+	/* A run counted live may be re-read a bit short: never go back. */
+	r.cpu_ns = cpu_ns > s->cpu_ns ? cpu_ns - s->cpu_ns : 0;
+	r.runq_ns = t->runq_ns > s->runq_ns ? t->runq_ns - s->runq_ns : 0;
+	r.switches = t->switches > s->switches ? t->switches - s->switches : 0;
+	if (cpu_ns > s->cpu_ns)
+		s->cpu_ns = cpu_ns;
+	if (t->runq_ns > s->runq_ns)
+		s->runq_ns = t->runq_ns;
+	if (t->switches > s->switches)
+		s->switches = t->switches;
+	if (r.cpu_ns || r.runq_ns || r.switches) {
+		s->seen = c->harvests;
+		emit(c, &r);
+	}
+}
+
+static void thread_final(struct collector *c, const struct xt_thread *t,
+			 __u64 ts)
+{
+	__u64 key = hkey2(t->tid, t->start_ns);
+	struct xt_rec_thread_exit r;
+
+	thread_delta(c, t, t->cpu_ns, ts);
+	REC_INIT(r, XT_REC_THREAD_EXIT);
+	r.ts_ns = ts;
+	r.tid = t->tid;
+	r.start_ns = t->start_ns;
+	emit(c, &r);
+	free(hmap__del(c->thread_snaps, key));
+}
+
+static int on_event(void *ctx, void *data, size_t len)
+{
+	const struct xt_ev_hdr *h = data;
+	struct collector *c = ctx;
+
+	if (len < sizeof(*h))
+		return 0;
+	switch (h->type) {
+	case XT_EV_CONN_CLOSE:
+		if (len >= sizeof(struct xt_ev_conn))
+			conn_final(c, &((struct xt_ev_conn *)data)->conn,
+				   h->ts_ns);
+		break;
+	case XT_EV_LISTEN:
+	case XT_EV_LISTEN_CLOSE:
+		if (len >= sizeof(struct xt_ev_listen))
+			emit_listen(c, data, h->type == XT_EV_LISTEN,
+				    h->ts_ns);
+		break;
+	case XT_EV_THREAD_EXIT:
+		if (len >= sizeof(struct xt_ev_thread))
+			thread_final(c, &((struct xt_ev_thread *)data)->th,
+				     h->ts_ns);
+		break;
+	}
+	return 0;
+}
+
+/* Startup discovery: every listening socket that exists right now. */
+static int discover_listeners(struct collector *c)
+{
+	struct xt_ev_listen e;
+	__u64 ts = now_mono_ns();
+	struct hmap *dup;
+	int fd, n = 0;
+	ssize_t r;
+
+	if (!c->skel->links.dump_listeners)
+		return 0;
+	fd = bpf_iter_create(bpf_link__fd(c->skel->links.dump_listeners));
+	if (fd < 0) {
+		p_warn("listener discovery failed (%s); listeners are learned as they open",
+		       strerror(errno));
+		return 0;
+	}
+	dup = hmap__new();
+	/* Threads share one file table: the iterator repeats sockets. */
+	while ((r = read(fd, &e, sizeof(e))) == sizeof(e)) {
+		__u64 key = hkey2(e.sk, e.tgid);
+
+		if (dup && hmap__get(dup, key))
+			continue;
+		if (dup)
+			hmap__put(dup, key, (void *)1);
+		emit_listen(c, &e, 1, ts);
+		n++;
+	}
+	hmap__free(dup);
+	close(fd);
+	return n;
+}
+
+/* Read a hash map in batches; fn sees each (key, value). */
+typedef void (*entry_fn)(struct collector *c, const void *key,
+			 const void *val, __u64 ts);
+
+static int map_walk(struct collector *c, int fd, size_t ksz, size_t vsz,
+		    entry_fn fn, __u64 ts)
+{
+	LIBBPF_OPTS(bpf_map_batch_opts, bo);
+	__u32 in = 0, out = 0, n, i;
+	bool first = true;
+	int err;
+
+	for (;;) {
+		n = BATCH;
+		err = bpf_map_lookup_batch(fd, first ? NULL : &in, &out,
+					   c->kbuf, c->vbuf, &n, &bo);
+		if (err && errno != ENOENT)
+			goto fallback;
+		for (i = 0; i < n; i++)
+			fn(c, (char *)c->kbuf + i * ksz,
+			   (char *)c->vbuf + i * vsz, ts);
+		if (err)	/* ENOENT: that was the last batch */
+			return 0;
+		in = out;
+		first = false;
+	}
+fallback:
+	/* Kernels without batch ops: walk keys one at a time. */
+	{
+		char key[16], next[16];
+		void *cur = NULL;
+
+		while (!bpf_map_get_next_key(fd, cur, next)) {
+			memcpy(key, next, ksz);
+			cur = key;
+			if (!bpf_map_lookup_elem(fd, key, c->vbuf))
+				fn(c, key, c->vbuf, ts);
+		}
+	}
+	return 0;
+}
+
+static void on_conn(struct collector *c, const void *key, const void *val,
+		    __u64 ts)
+{
+	const struct xt_conn *k = val;
+	struct xt_conn fin;
+
+	if (!k->closed) {
+		conn_delta(c, k, ts);
+		return;
+	}
+	/* Close event was lost to a full ring: take the entry atomically. */
+	if (!bpf_map_lookup_and_delete_elem(bpf_map__fd(c->skel->maps.conns),
+					    key, &fin)) {
+		c->ustats.conns_reaped++;
+		conn_final(c, &fin, ts);
+	}
+}
+
+static void on_proc(struct collector *c, const void *key, const void *val,
+		    __u64 ts)
+{
+	const struct xt_proc *p = val;
+	__u32 pid = *(const __u32 *)key;
+	const __u64 cur[3] = { p->active_ns, p->tx_bytes, p->rx_bytes };
+	__u64 hk = hkey2(pid, p->start_ns);
+	struct xt_rec_proc_delta r;
+	struct psnap *s;
+	bool any = false;
+	int i;
+
+	s = hmap__get(c->proc_snaps, hk);
+	if (!s) {
+		s = calloc(1, sizeof(*s));
+		if (!s || hmap__put(c->proc_snaps, hk, s)) {
+			free(s);
+			return;
+		}
+		s->pid = pid;
+		s->start_ns = p->start_ns;
+		ensure_proc(c, pid, p->start_ns, 0, 0, "");
+	}
+	REC_INIT(r, XT_REC_PROC_DELTA);
+	r.ts_ns = ts;
+	r.pid = pid;
+	r.start_ns = p->start_ns;
+	for (i = 0; i < 3; i++) {
+		__u64 d = cur[i] > s->v[i] ? cur[i] - s->v[i] : 0;
+
+		any |= d != 0;
+		if (cur[i] > s->v[i])
+			s->v[i] = cur[i];
+		(&r.active_ns)[i] = d;
+	}
+	if (any) {
+		s->seen = c->harvests;
+		emit(c, &r);
+	}
+}
+
+struct cpu_slot_u {
+	__u64 since_ns;
+	__u32 tid;
+	__u32 pad;
+};
+
+/*
+ * A thread that never leaves its CPU has no sched_switch to count it, so
+ * add the run in progress: slots are read after the thread entries, so a
+ * slot can only show a run the entry does not hold yet.
+ */
+static __u64 running_ns(struct collector *c, const struct cpu_slot_u *slots,
+			__u32 tid, __u64 now)
+{
+	int i;
+
+	for (i = 0; i < c->ncpus; i++)
+		if (slots[i].tid == tid && slots[i].since_ns &&
+		    now > slots[i].since_ns)
+			return now - slots[i].since_ns;
+	return 0;
+}
+
+static int harvest_threads(struct collector *c, __u64 ts)
+{
+	int fd = bpf_map__fd(c->skel->maps.threads);
+	int sfd = bpf_map__fd(c->skel->maps.cpu_slots);
+	struct cpu_slot_u *slots;
+	struct xt_thread *th;
+	__u32 zero = 0, n = 0, i, total = 0;
+	struct xt_thread *all = NULL;
+	__u64 now;
+	int err;
+
+	/* Collect all entries first; then read the slots once. */
+	{
+		LIBBPF_OPTS(bpf_map_batch_opts, bo);
+		__u32 in = 0, out = 0, cap = 0;
+		bool first = true;
+
+		for (;;) {
+			if (cap - total < BATCH) {
+				void *p;
+
+				cap = cap ? cap * 2 : 4 * BATCH;
+				p = realloc(all, (size_t)cap * sizeof(*all));
+				if (!p) {
+					free(all);
+					return -ENOMEM;
+				}
+				all = p;
+			}
+			n = BATCH;
+			err = bpf_map_lookup_batch(fd, first ? NULL : &in,
+						   &out, c->kbuf, all + total,
+						   &n, &bo);
+			if (err && errno != ENOENT) {
+				err = -errno;
+				free(all);
+				return err;
+			}
+			total += n;
+			if (err)
+				break;
+			in = out;
+			first = false;
+		}
+	}
+	slots = calloc(c->ncpus, sizeof(*slots));
+	if (!slots || bpf_map_lookup_elem(sfd, &zero, slots))
+		memset(slots, 0, slots ? c->ncpus * sizeof(*slots) : 0);
+	now = now_mono_ns();
+	for (i = 0; i < total; i++) {
+		th = &all[i];
+		thread_delta(c, th, th->cpu_ns +
+			     (slots ? running_ns(c, slots, th->tid, now) : 0),
+			     ts);
+	}
+	free(slots);
+	free(all);
+	return 0;
+}
+
+static bool task_alive(__u32 pid, __u32 tid, __u64 start_ns)
+{
+	char path[64];
+	__u32 ppid;
+
+	if (pid == tid)
+		return proc_matches(pid, start_ns, &ppid);
+	snprintf(path, sizeof(path), "/proc/%u/task/%u", pid, tid);
+	return access(path, F_OK) == 0;
+}
+
+/* Entries of tasks that died while the ring buffer was full. */
+static void reap_dead(struct collector *c, __u64 ts)
+{
+	int tfd = bpf_map__fd(c->skel->maps.threads);
+	int pfd = bpf_map__fd(c->skel->maps.procs);
+	struct xt_thread th;
+	struct xt_proc pr;
+	size_t pos = 0;
+	__u64 key;
+	void *v;
+
+	while (hmap__next(c->thread_snaps, &pos, &key, &v)) {
+		struct tsnap *s = v;
+
+		if (s->seen + REAP_EVERY > c->harvests ||
+		    task_alive(s->pid, s->tid, s->start_ns))
+			continue;
+		if (!bpf_map_lookup_elem(tfd, &s->tid, &th) &&
+		    th.start_ns == s->start_ns &&
+		    !bpf_map_lookup_and_delete_elem(tfd, &s->tid, &th)) {
+			c->ustats.threads_reaped++;
+			thread_final(c, &th, ts);
+		}
+	}
+	pos = 0;
+	while (hmap__next(c->proc_snaps, &pos, &key, &v)) {
+		struct psnap *s = v;
+		__u32 ppid;
+
+		if (s->seen + REAP_EVERY > c->harvests ||
+		    proc_matches(s->pid, s->start_ns, &ppid))
+			continue;
+		if (!bpf_map_lookup_and_delete_elem(pfd, &s->pid, &pr)) {
+			on_proc(c, &s->pid, &pr, ts);
+			free(hmap__del(c->proc_snaps, key));
+		}
+	}
+}
+
+int collector__kstats(const struct collector *c, struct xt_stats *out)
+{
+	struct xt_stats *per;
+	__u32 zero = 0;
+	int i, j, err;
+
+	per = calloc(c->ncpus, sizeof(*per));
+	if (!per)
+		return -ENOMEM;
+	err = bpf_map_lookup_elem(bpf_map__fd(c->skel->maps.stats), &zero,
+				  per);
+	if (err) {
+		err = -errno;
+		free(per);
+		return err;
+	}
+	memset(out, 0, sizeof(*out));
+	for (i = 0; i < c->ncpus; i++)
+		for (j = 0; j < (int)(sizeof(*out) / 8); j++)
+			((__u64 *)out)[j] += ((__u64 *)&per[i])[j];
+	free(per);
+	return 0;
+}
+
+int collector__harvest(struct collector *c)
+{
+	struct xt_rec_interval iv;
+	struct xt_rec_stats st;
+	__u64 ts;
+
+	/*
+	 * Discovery runs after attach (a listener opened in between is
+	 * seen by the state hook) and once the caller's sink is in place.
+	 */
+	if (!c->discovered) {
+		c->discovered = true;
+		discover_listeners(c);
+	}
+	/* Close events first: their entries are already out of the maps. */
+	ring_buffer__consume(c->rb);
+	ts = now_mono_ns();
+	c->harvests++;
+	c->ustats.harvests++;
+	map_walk(c, bpf_map__fd(c->skel->maps.conns), sizeof(__u64),
+		 sizeof(struct xt_conn), on_conn, ts);
+	if (!c->opts.no_proc_active)
+		map_walk(c, bpf_map__fd(c->skel->maps.procs), sizeof(__u32),
+			 sizeof(struct xt_proc), on_proc, ts);
+	harvest_threads(c, ts);
+	if (c->harvests % REAP_EVERY == 0)
+		reap_dead(c, ts);
+	REC_INIT(st, XT_REC_STATS);
+	st.ts_ns = ts;
+	collector__kstats(c, &st.k);
+	st.u = c->ustats;
+	emit(c, &st);
+	REC_INIT(iv, XT_REC_INTERVAL);
+	iv.start_ns = c->last_harvest_ns ? c->last_harvest_ns :
+		      c->start_mono_ns;
+	iv.end_ns = ts;
+	c->last_harvest_ns = ts;
+	emit(c, &iv);
+	return c->err;
+}
+
+int collector__poll(struct collector *c, int timeout_ms)
+{
+	int err = ring_buffer__poll(c->rb, timeout_ms);
+
+	if (err == -EINTR)
+		return 0;
+	if (err < 0)
+		return err;
+	return c->err;
+}
+
+int collector__mark(struct collector *c, const char *text, size_t len)
+{
+	struct {
+		struct xt_rec_mark m;
+		char text[XT_MARK_TEXT_MAX + 8];
+	} r;
+
+	if (len > XT_MARK_TEXT_MAX)
+		return -E2BIG;
+	memset(&r, 0, sizeof(struct xt_rec_mark) + len + 8);
+	r.m.hdr.type = XT_REC_MARK;
+	r.m.hdr.len = (sizeof(struct xt_rec_mark) + len + 7) & ~7u;
+	r.m.ts_ns = now_mono_ns();
+	r.m.text_len = len;
+	memcpy(r.m.text, text, len);
+	c->ustats.marks_received++;
+	return emit(c, &r.m.hdr);
+}
+
+json_t *collector__header(const struct collector *c)
+{
+	struct utsname u;
+	json_t *h, *hk;
+	char host[256];
+
+	uname(&u);
+	clean_str(host, u.nodename, sizeof(host));
+	hk = json_pack("{s:s, s:s, s:s, s:b}",
+		       "sock", hook_name(c->hooks.use[XT_C_SOCK]),
+		       "state", hook_name(c->hooks.use[XT_C_STATE]),
+		       "sched", hook_name(c->hooks.use[XT_C_SCHED]),
+		       "iter_listeners", c->hooks.iter_listeners);
+	h = json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:o, s:i}",
+		      "format", "xfertrace.trace/1",
+		      "host", host,
+		      "kernel", u.release,
+		      "arch", u.machine,
+		      "start_mono_ns", (json_int_t)c->start_mono_ns,
+		      "mono_to_wall_ns", (json_int_t)c->mono_to_wall_ns,
+		      "boot_to_mono_ns",
+		      (json_int_t)(now_mono_ns() - now_boot_ns()),
+		      "interval_ms", (json_int_t)c->opts.interval_ms,
+		      "burst_gap_ns", (json_int_t)c->opts.burst_gap_ns,
+		      "hooks", hk,
+		      "ncpus", c->ncpus);
+	return h;
+}
+
+void collector__set_sink(struct collector *c, xt_sink_fn sink, void *ctx)
+{
+	c->opts.sink = sink;
+	c->opts.sink_ctx = ctx;
+}
+
+const struct xt_hooks *collector__hooks(const struct collector *c)
+{
+	return &c->hooks;
+}
+
+struct xt_user_stats *collector__user_stats(struct collector *c)
+{
+	return &c->ustats;
+}
+
+int collector__ringbuf_fd(const struct collector *c)
+{
+	return ring_buffer__epoll_fd(c->rb);
+}
+
+/* Wall minus monotonic, from the tightest of a few bracketing reads. */
+static __u64 clock_offset(void)
+{
+	__u64 best = ~0ull, off = 0;
+	int i;
+
+	for (i = 0; i < 5; i++) {
+		__u64 w1 = now_wall_ns(), m = now_mono_ns();
+		__u64 w2 = now_wall_ns();
+
+		if (w2 - w1 < best) {
+			best = w2 - w1;
+			off = w1 + (w2 - w1) / 2 - m;
+		}
+	}
+	return off;
+}
+
+static void set_autoload(struct xfertrace_bpf *s, const struct xt_hooks *h)
+{
+	enum xt_hook sk = h->use[XT_C_SOCK], st = h->use[XT_C_STATE];
+	enum xt_hook sc = h->use[XT_C_SCHED];
+
+	bpf_program__set_autoload(s->progs.send_btf, sk == XT_HOOK_TP_BTF);
+	bpf_program__set_autoload(s->progs.recv_btf, sk == XT_HOOK_TP_BTF);
+	bpf_program__set_autoload(s->progs.send_raw, sk == XT_HOOK_RAW_TP);
+	bpf_program__set_autoload(s->progs.recv_raw, sk == XT_HOOK_RAW_TP);
+	bpf_program__set_autoload(s->progs.send_fexit, sk == XT_HOOK_FEXIT);
+	bpf_program__set_autoload(s->progs.recv_fexit,
+				  sk == XT_HOOK_FEXIT && !h->recv_old_abi);
+	bpf_program__set_autoload(s->progs.recv_fexit_old,
+				  sk == XT_HOOK_FEXIT && h->recv_old_abi);
+	bpf_program__set_autoload(s->progs.send_kprobe, sk == XT_HOOK_KPROBE);
+	bpf_program__set_autoload(s->progs.send_kretprobe,
+				  sk == XT_HOOK_KPROBE);
+	bpf_program__set_autoload(s->progs.recv_kprobe, sk == XT_HOOK_KPROBE);
+	bpf_program__set_autoload(s->progs.recv_kretprobe,
+				  sk == XT_HOOK_KPROBE);
+	bpf_program__set_autoload(s->progs.state_btf, st == XT_HOOK_TP_BTF);
+	bpf_program__set_autoload(s->progs.state_raw, st == XT_HOOK_RAW_TP);
+	bpf_program__set_autoload(s->progs.switch_btf, sc == XT_HOOK_TP_BTF);
+	bpf_program__set_autoload(s->progs.wakeup_btf, sc == XT_HOOK_TP_BTF);
+	bpf_program__set_autoload(s->progs.wakeup_new_btf,
+				  sc == XT_HOOK_TP_BTF);
+	bpf_program__set_autoload(s->progs.switch_raw, sc == XT_HOOK_RAW_TP);
+	bpf_program__set_autoload(s->progs.wakeup_raw, sc == XT_HOOK_RAW_TP);
+	bpf_program__set_autoload(s->progs.wakeup_new_raw,
+				  sc == XT_HOOK_RAW_TP);
+	bpf_program__set_autoload(s->progs.dump_listeners, h->iter_listeners);
+}
+
+static int libbpf_print(enum libbpf_print_level level, const char *fmt,
+			va_list ap)
+{
+	if (level == LIBBPF_DEBUG && !xt_verbose)
+		return 0;
+	if (level == LIBBPF_INFO && !xt_verbose)
+		return 0;
+	return vfprintf(stderr, fmt, ap);
+}
+
+static int configure(struct collector *c)
+{
+	struct xfertrace_bpf *s = c->skel;
+	const struct collector_opts *o = &c->opts;
+
+	s->rodata->burst_gap_ns = o->burst_gap_ns;
+	s->rodata->track_proc_active = !o->no_proc_active;
+	s->rodata->kp_recv_old_abi = c->hooks.recv_old_abi;
+	set_autoload(s, &c->hooks);
+	if (bpf_map__set_max_entries(s->maps.conns, o->max_conns) ||
+	    bpf_map__set_max_entries(s->maps.threads, o->max_threads) ||
+	    bpf_map__set_max_entries(s->maps.procs, o->max_procs))
+		return -EINVAL;
+	/* The kprobe path's scratch map is useless elsewhere: keep it tiny. */
+	if (c->hooks.use[XT_C_SOCK] != XT_HOOK_KPROBE)
+		bpf_map__set_max_entries(s->maps.kp_inflight, 1);
+	return 0;
+}
+
+int collector__new(const struct collector_opts *opts, struct collector **out)
+{
+	struct collector *c;
+	int err;
+
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return -ENOMEM;
+	c->opts = *opts;
+	if (!c->opts.max_conns)
+		c->opts.max_conns = XT_MAX_CONNS;
+	if (!c->opts.max_threads)
+		c->opts.max_threads = XT_MAX_THREADS;
+	if (!c->opts.max_procs)
+		c->opts.max_procs = XT_MAX_PROCS;
+	c->ncpus = libbpf_num_possible_cpus();
+	c->procs_seen = hmap__new();
+	c->conn_snaps = hmap__new();
+	c->thread_snaps = hmap__new();
+	c->proc_snaps = hmap__new();
+	c->kbuf = calloc(BATCH, sizeof(__u64));
+	c->vbuf = calloc(BATCH, sizeof(struct xt_conn));
+	if (c->ncpus <= 0 || !c->procs_seen || !c->conn_snaps ||
+	    !c->thread_snaps || !c->proc_snaps || !c->kbuf || !c->vbuf) {
+		err = -ENOMEM;
+		goto fail;
+	}
+	libbpf_set_print(libbpf_print);
+	err = hooks__choose(opts->want, &c->hooks, stderr);
+	if (err)
+		goto fail;
+	c->skel = xfertrace_bpf__open();
+	if (!c->skel) {
+		err = -errno;
+		p_err("opening BPF skeleton failed: %s", strerror(-err));
+		goto fail;
+	}
+	err = configure(c);
+	if (err) {
+		p_err("configuring BPF maps failed: %s", strerror(-err));
+		goto fail;
+	}
+	err = xfertrace_bpf__load(c->skel);
+	if (err) {
+		p_err("loading BPF programs failed (%s); rerun with -v for the verifier log",
+		      strerror(-err));
+		goto fail;
+	}
+	c->rb = ring_buffer__new(bpf_map__fd(c->skel->maps.events), on_event,
+				 c, NULL);
+	if (!c->rb) {
+		err = -errno;
+		p_err("creating ring buffer failed: %s", strerror(-err));
+		goto fail;
+	}
+	c->start_mono_ns = now_mono_ns();
+	c->mono_to_wall_ns = clock_offset();
+	if (opts->dry_run) {
+		*out = c;
+		return 0;
+	}
+	err = xfertrace_bpf__attach(c->skel);
+	if (err) {
+		p_err("attaching BPF programs failed: %s", strerror(-err));
+		goto fail;
+	}
+	*out = c;
+	return 0;
+fail:
+	collector__free(c);
+	return err;
+}
+
+static void free_all(struct hmap *m)
+{
+	size_t pos = 0;
+	__u64 key;
+	void *v;
+
+	if (!m)
+		return;
+	while (hmap__next(m, &pos, &key, &v))
+		if (v != (void *)1)
+			free(v);
+	hmap__free(m);
+}
+
+void collector__free(struct collector *c)
+{
+	if (!c)
+		return;
+	ring_buffer__free(c->rb);
+	xfertrace_bpf__destroy(c->skel);
+	free_all(c->procs_seen);
+	free_all(c->conn_snaps);
+	free_all(c->thread_snaps);
+	free_all(c->proc_snaps);
+	free(c->kbuf);
+	free(c->vbuf);
+	free(c);
+}

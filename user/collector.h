@@ -1,0 +1,48 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * The collection core shared by record, top and agent: loads the BPF
+ * skeleton, learns listeners, and turns map counters into delta records
+ * handed to a sink. Lifecycle: new (open, configure, load, attach),
+ * poll/harvest in a loop, free.
+ */
+#ifndef XT_COLLECTOR_H
+#define XT_COLLECTOR_H
+
+#include <jansson.h>
+#include "probe.h"
+#include "records.h"
+
+struct collector;
+
+struct collector_opts {
+	__u32 interval_ms;		/* harvest period, for the header */
+	__u64 burst_gap_ns;		/* transfer-active gap threshold */
+	enum xt_hook want;		/* XT_HOOK_NONE = auto */
+	__u32 max_conns;
+	__u32 max_threads;
+	__u32 max_procs;
+	bool no_proc_active;		/* skip per-process active time */
+	bool dry_run;			/* load, do not attach */
+	xt_sink_fn sink;
+	void *sink_ctx;
+};
+
+int collector__new(const struct collector_opts *opts, struct collector **out);
+/* Where records go; set before the first poll or harvest. */
+void collector__set_sink(struct collector *c, xt_sink_fn sink, void *ctx);
+/* Consume ring buffer events for up to timeout_ms. */
+int collector__poll(struct collector *c, int timeout_ms);
+/* Read every map once and emit deltas, stats and an interval record. */
+int collector__harvest(struct collector *c);
+/* Store a live mark, stamped now (monotonic). */
+int collector__mark(struct collector *c, const char *text, size_t len);
+/* Trace header: host, kernel, clocks, hooks. Caller owns the reference. */
+json_t *collector__header(const struct collector *c);
+const struct xt_hooks *collector__hooks(const struct collector *c);
+struct xt_user_stats *collector__user_stats(struct collector *c);
+/* Sum the kernel's per-CPU stats. */
+int collector__kstats(const struct collector *c, struct xt_stats *out);
+int collector__ringbuf_fd(const struct collector *c);
+void collector__free(struct collector *c);
+
+#endif

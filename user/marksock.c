@@ -1,0 +1,116 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * Each datagram is one mark line. It is stamped on receipt with the
+ * trace's monotonic clock and stored as sent; anything oversized, with
+ * a NUL or control byte, or not a well-formed mark is dropped and counted.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+#include "marks.h"
+#include "marksock.h"
+#include "util.h"
+
+struct marksock {
+	int fd;
+	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+};
+
+int marksock__open(const char *path, struct marksock **out)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct marksock *ms;
+	struct stat st;
+	mode_t old;
+	int err;
+
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return -ENAMETOOLONG;
+	ms = calloc(1, sizeof(*ms));
+	if (!ms)
+		return -ENOMEM;
+	snprintf(ms->path, sizeof(ms->path), "%s", path);
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	ms->fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (ms->fd < 0) {
+		err = -errno;
+		goto fail;
+	}
+	/* Replace a stale socket, never some other kind of file. */
+	if (!lstat(path, &st)) {
+		if (!S_ISSOCK(st.st_mode)) {
+			err = -EEXIST;
+			goto fail;
+		}
+		unlink(path);
+	}
+	old = umask(0117);
+	err = bind(ms->fd, (struct sockaddr *)&sa, sizeof(sa)) ? -errno : 0;
+	umask(old);
+	if (err)
+		goto fail;
+	if (chmod(path, 0660)) {
+		err = -errno;
+		unlink(path);
+		goto fail;
+	}
+	*out = ms;
+	return 0;
+fail:
+	if (ms->fd >= 0)
+		close(ms->fd);
+	free(ms);
+	return err;
+}
+
+int marksock__fd(const struct marksock *ms)
+{
+	return ms->fd;
+}
+
+static bool printable(const char *s, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if ((unsigned char)s[i] < 0x20 && s[i] != '\t')
+			return false;
+	return true;
+}
+
+int marksock__drain(struct marksock *ms, struct collector *c)
+{
+	struct xt_user_stats *us = collector__user_stats(c);
+	char buf[XT_MARK_TEXT_MAX + 2];
+	ssize_t n;
+
+	for (;;) {
+		/* MSG_TRUNC: n is the real size, so oversize is detected. */
+		n = recv(ms->fd, buf, sizeof(buf), MSG_TRUNC);
+		if (n < 0)
+			return errno == EAGAIN || errno == EINTR ? 0 : -errno;
+		while (n > 0 && n <= (ssize_t)sizeof(buf) &&
+		       (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
+			n--;
+		if (n == 0 || n > XT_MARK_TEXT_MAX || !printable(buf, n) ||
+		    mark__parse(buf, n, NULL, NULL, 0) != 1) {
+			us->marks_rejected++;
+			continue;
+		}
+		collector__mark(c, buf, n);
+	}
+}
+
+void marksock__free(struct marksock *ms)
+{
+	if (!ms)
+		return;
+	close(ms->fd);
+	unlink(ms->path);
+	free(ms);
+}

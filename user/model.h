@@ -1,0 +1,136 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * The trace model: processes, threads, connections and listeners built
+ * from records, whether they come from a trace file (report) or straight
+ * from the collector (top, agent). Read-only structs for the views.
+ */
+#ifndef XT_MODEL_H
+#define XT_MODEL_H
+
+#include <stdbool.h>
+#include <jansson.h>
+#include "records.h"
+
+#define XT_NAME_LEN 96
+
+struct mproc;
+
+struct mthread {
+	__u32 tid;
+	__u32 pid;
+	__u64 start_ns;
+	char comm[XT_COMM_LEN];
+	__u64 cpu_ns;
+	__u64 runq_ns;
+	__u64 switches;
+	__u64 w_cpu_ns;		/* since the last window reset */
+	bool exited;
+	struct mproc *proc;
+};
+
+struct mconn {
+	__u64 id;
+	__u64 first_ns;
+	__u64 last_ns;
+	__u64 netns;
+	struct xt_tuple t;	/* v4-mapped addresses made plain v4 */
+	__u64 tx_bytes, rx_bytes, tx_calls, rx_calls, active_ns;
+	__u64 w_tx_bytes, w_rx_bytes, w_active_ns;
+	bool closed;
+	bool accepted;		/* local end is one of the owner's listeners */
+	struct mproc *proc;
+	struct mproc *peer;	/* resolved process at the other end */
+	char peer_name[XT_NAME_LEN];	/* peer's name, resolved or not */
+};
+
+struct mlisten {
+	struct mproc *proc;
+	__u64 netns;
+	struct xt_tuple t;
+	__u64 open_ns;
+	__u64 close_ns;		/* 0 while open */
+	__u64 accepted;		/* connections accepted on it */
+	__u64 bytes;
+	char name[XT_NAME_LEN];
+};
+
+struct mproc {
+	__u32 pid;
+	__u32 ppid;
+	__u64 start_ns;
+	__u64 netns;
+	__u64 cgroup_id;
+	char comm[XT_COMM_LEN];
+	char cmdline[XT_CMDLINE_LEN];
+	char name[XT_NAME_LEN];		/* primary endpoint or pid:<pid>/<comm> */
+	const char *role;
+	struct mlisten **listens;
+	int n_listens;
+	__u64 cpu_ns, runq_ns, switches;
+	__u64 tx_bytes, rx_bytes, active_ns;
+	__u64 w_cpu_ns, w_runq_ns, w_tx_bytes, w_rx_bytes, w_active_ns;
+	int n_conns;
+	int n_live_conns;
+	int n_threads;
+	bool gone;
+	__u64 gone_ns;
+	int order;			/* first-seen order */
+};
+
+struct mflow {
+	char src[XT_NAME_LEN];
+	char dst[XT_NAME_LEN];
+	struct mproc *src_proc;		/* NULL when not a local process */
+	struct mproc *dst_proc;
+	__u64 tx_bytes;			/* measured at the sender */
+	__u64 rx_bytes;			/* measured at the receiver */
+	__u64 bytes;
+	__u64 w_tx_bytes, w_rx_bytes;
+};
+
+struct mmark {
+	__u64 ts_ns;
+	char *text;
+};
+
+struct model {
+	json_t *header;
+	struct mproc **procs;
+	int n_procs;
+	struct mthread **threads;
+	int n_threads;
+	struct mconn **conns;
+	int n_conns;
+	struct mlisten **listens;
+	int n_listens;
+	struct mflow **flows;
+	int n_flows;
+	struct mmark *marks;
+	int n_marks;
+	struct xt_rec_stats stats;	/* last seen, cumulative */
+	bool have_stats;
+	__u64 first_ns, last_ns;	/* monotonic span of the intervals */
+	__u64 intervals;
+	__u64 records;
+	__u64 w_start_ns;		/* window start for live views */
+	/* totals, set by model__resolve() */
+	__u64 tx_bytes, rx_bytes, unresolved_tx, unresolved_rx;
+	__u64 cpu_ns, runq_ns;
+	void *priv;
+};
+
+struct model *model__new(void);
+void model__free(struct model *m);
+void model__set_header(struct model *m, const json_t *hdr);
+int model__apply(struct model *m, const struct xt_rec_hdr *rec);
+int model__sink(void *ctx, const struct xt_rec_hdr *rec);
+/* Names, peers, roles, flows and totals; call again after more records. */
+int model__resolve(struct model *m);
+/* Start a new window for rates (live views). */
+void model__window_reset(struct model *m, __u64 now_ns);
+/* Drop processes marked gone before `before_ns` (live views). */
+void model__prune(struct model *m, __u64 before_ns);
+/* Header helpers. */
+__u64 model__mono_to_wall(const struct model *m);
+
+#endif

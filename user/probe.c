@@ -1,0 +1,331 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * Each probe loads a two-instruction program of the right type and
+ * attaches it for real, so the answer includes privileges, lockdown and
+ * missing kernel support alike; nothing stays attached afterwards.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <linux/bpf.h>
+#include <bpf/bpf.h>
+#include <bpf/btf.h>
+#include <bpf/libbpf.h>
+#include "probe.h"
+#include "util.h"
+
+static const char *const hook_names[XT_HOOK_MAX] = {
+	[XT_HOOK_NONE] = "none",
+	[XT_HOOK_TP_BTF] = "tp_btf",
+	[XT_HOOK_RAW_TP] = "raw_tp",
+	[XT_HOOK_FEXIT] = "fexit",
+	[XT_HOOK_KPROBE] = "kprobe",
+};
+
+static const char *const concern_names[XT_C_MAX] = {
+	[XT_C_SOCK] = "tcp-bytes",
+	[XT_C_STATE] = "tcp-state",
+	[XT_C_SCHED] = "cpu",
+};
+
+/* Tracepoint (for tp_btf/raw_tp) or function (fexit/kprobe) per concern. */
+static const char *const concern_tp[XT_C_MAX] = {
+	[XT_C_SOCK] = "sock_send_length",
+	[XT_C_STATE] = "inet_sock_set_state",
+	[XT_C_SCHED] = "sched_switch",
+};
+
+static const enum xt_hook ladder[XT_C_MAX][4] = {
+	[XT_C_SOCK] = { XT_HOOK_TP_BTF, XT_HOOK_RAW_TP, XT_HOOK_FEXIT,
+			XT_HOOK_KPROBE },
+	[XT_C_STATE] = { XT_HOOK_TP_BTF, XT_HOOK_RAW_TP },
+	[XT_C_SCHED] = { XT_HOOK_TP_BTF, XT_HOOK_RAW_TP },
+};
+
+const char *hook_name(enum xt_hook h)
+{
+	return h < XT_HOOK_MAX ? hook_names[h] : "?";
+}
+
+const char *concern_name(enum xt_concern c)
+{
+	return concern_names[c];
+}
+
+int hook_parse(const char *s, enum xt_hook *out)
+{
+	int i;
+
+	if (!strcmp(s, "auto")) {
+		*out = XT_HOOK_NONE;
+		return 0;
+	}
+	for (i = XT_HOOK_TP_BTF; i < XT_HOOK_MAX; i++)
+		if (!strcmp(s, hook_names[i])) {
+			*out = i;
+			return 0;
+		}
+	return -EINVAL;
+}
+
+static struct btf *vmlinux_btf(void)
+{
+	static struct btf *btf;
+	static bool tried;
+
+	if (!tried) {
+		tried = true;
+		btf = btf__load_vmlinux_btf();
+		if (!btf)
+			btf = NULL;
+	}
+	return btf;
+}
+
+static int btf_id(const char *name, int kind)
+{
+	struct btf *btf = vmlinux_btf();
+	int id;
+
+	if (!btf)
+		return -ENOENT;
+	id = btf__find_by_name_kind(btf, name, kind);
+	return id < 0 ? -ENOENT : id;
+}
+
+static int load_trivial(enum bpf_prog_type type, enum bpf_attach_type att,
+			int btf_id)
+{
+	struct bpf_insn insns[] = {
+		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = 0, .imm = 0 },
+		{ .code = BPF_JMP | BPF_EXIT },
+	};
+	LIBBPF_OPTS(bpf_prog_load_opts, opts,
+		.expected_attach_type = att,
+		.attach_btf_id = btf_id,
+	);
+	int fd;
+
+	fd = bpf_prog_load(type, NULL, "GPL", insns, 2, &opts);
+	return fd < 0 ? -errno : fd;
+}
+
+/* Load and attach a do-nothing program; 0 if it works, else -errno. */
+static int try_hook(enum xt_hook h, const char *tp, const char *func)
+{
+	char name[128];
+	int id, fd, lfd = -1, err = 0;
+
+	switch (h) {
+	case XT_HOOK_TP_BTF:
+		snprintf(name, sizeof(name), "btf_trace_%s", tp);
+		id = btf_id(name, BTF_KIND_TYPEDEF);
+		if (id < 0)
+			return -ENOENT;
+		fd = load_trivial(BPF_PROG_TYPE_TRACING, BPF_TRACE_RAW_TP, id);
+		if (fd < 0)
+			return fd;
+		lfd = bpf_raw_tracepoint_open(NULL, fd);
+		break;
+	case XT_HOOK_RAW_TP:
+		fd = load_trivial(BPF_PROG_TYPE_RAW_TRACEPOINT, 0, 0);
+		if (fd < 0)
+			return fd;
+		lfd = bpf_raw_tracepoint_open(tp, fd);
+		break;
+	case XT_HOOK_FEXIT:
+		id = btf_id(func, BTF_KIND_FUNC);
+		if (id < 0)
+			return -ENOENT;
+		fd = load_trivial(BPF_PROG_TYPE_TRACING, BPF_TRACE_FEXIT, id);
+		if (fd < 0)
+			return fd;
+		lfd = bpf_raw_tracepoint_open(NULL, fd);
+		break;
+	case XT_HOOK_KPROBE:
+		/* Without the kprobe PMU or kprobe_events, nothing to try. */
+		if (access("/sys/bus/event_source/devices/kprobe/type", R_OK) &&
+		    access("/sys/kernel/tracing/kprobe_events", W_OK) &&
+		    access("/sys/kernel/debug/tracing/kprobe_events", W_OK))
+			return -EOPNOTSUPP;
+		return 0;
+	default:
+		return -EINVAL;
+	}
+	if (lfd < 0)
+		err = -errno;
+	else
+		close(lfd);
+	close(fd);
+	return err;
+}
+
+static const char *hook_func(enum xt_concern c)
+{
+	return c == XT_C_SOCK ? "tcp_sendmsg" : NULL;
+}
+
+static const char *why(int err)
+{
+	switch (err) {
+	case -ENOENT:
+		return "not in this kernel";
+	case -EPERM:
+	case -EACCES:
+		return "not permitted (EPERM)";
+	case -EOPNOTSUPP:
+	case -524:	/* kernel-internal ENOTSUPP */
+		return "not supported by this kernel build";
+	default:
+		return strerror(-err);
+	}
+}
+
+static bool hook_allowed(enum xt_concern c, enum xt_hook h)
+{
+	int i;
+
+	for (i = 0; i < 4; i++)
+		if (ladder[c][i] == h)
+			return true;
+	return false;
+}
+
+static enum xt_hook walk(enum xt_concern c, enum xt_hook want, FILE *log)
+{
+	enum xt_hook order[5];
+	int i, n = 0, err;
+
+	if (want && hook_allowed(c, want))
+		order[n++] = want;
+	for (i = 0; i < 4; i++)
+		if (ladder[c][i] && ladder[c][i] != want)
+			order[n++] = ladder[c][i];
+	for (i = 0; i < n; i++) {
+		err = try_hook(order[i], concern_tp[c], hook_func(c));
+		if (!err)
+			return order[i];
+		if (log)
+			fprintf(log, "xfertrace: %s: %s unavailable (%s)%s%s\n",
+				concern_names[c], hook_names[order[i]],
+				why(err), i + 1 < n ? ", trying " : "",
+				i + 1 < n ? hook_names[order[i + 1]] : "");
+	}
+	return XT_HOOK_NONE;
+}
+
+static bool recv_old_abi(void)
+{
+	struct btf *btf = vmlinux_btf();
+	const struct btf_type *t;
+	int id = btf_id("tcp_recvmsg", BTF_KIND_FUNC);
+
+	if (id < 0 || !btf)
+		return false;
+	t = btf__type_by_id(btf, id);
+	t = t ? btf__type_by_id(btf, t->type) : NULL;
+	return t && btf_vlen(t) == 6;
+}
+
+/* iter/task_file (5.8) plus the bpf_sock_from_file helper (5.11). */
+static bool iter_listeners_ok(void)
+{
+	struct btf *btf = vmlinux_btf();
+	const struct btf_enum *e;
+	const struct btf_type *t;
+	int id, i;
+
+	if (btf_id("bpf_iter__task_file", BTF_KIND_STRUCT) < 0)
+		return false;
+	id = btf_id("bpf_func_id", BTF_KIND_ENUM);
+	t = id < 0 ? NULL : btf__type_by_id(btf, id);
+	if (!t)
+		return false;
+	e = btf_enum(t);
+	for (i = 0; i < btf_vlen(t); i++, e++)
+		if (!strcmp(btf__name_by_offset(btf, e->name_off),
+			    "BPF_FUNC_sock_from_file"))
+			return true;
+	return false;
+}
+
+int probe__privileges(void)
+{
+	int fd = load_trivial(BPF_PROG_TYPE_RAW_TRACEPOINT, 0, 0);
+
+	if (fd >= 0) {
+		close(fd);
+		return 0;
+	}
+	if (fd == -EPERM || fd == -EACCES) {
+		p_err("not permitted to load BPF programs: run as root (or with CAP_BPF, CAP_PERFMON and CAP_SYS_RESOURCE; in Kubernetes, a privileged pod)");
+		return -EPERM;
+	}
+	p_err("cannot load BPF programs (%s): this kernel needs CONFIG_BPF_SYSCALL", strerror(-fd));
+	return fd;
+}
+
+int hooks__choose(enum xt_hook want, struct xt_hooks *out, FILE *log)
+{
+	int c, err;
+
+	memset(out, 0, sizeof(*out));
+	err = probe__privileges();
+	if (err)
+		return err;
+	if (!vmlinux_btf()) {
+		p_err("kernel BTF is missing (/sys/kernel/btf/vmlinux): xfertrace needs a kernel built with CONFIG_DEBUG_INFO_BTF=y");
+		return -ENOTSUP;
+	}
+	for (c = 0; c < XT_C_MAX; c++)
+		out->use[c] = walk(c, want, log);
+	out->recv_old_abi = recv_old_abi();
+	out->iter_listeners = iter_listeners_ok();
+	if (!out->use[XT_C_SOCK]) {
+		p_err("no usable hook for TCP bytes on this kernel: it needs sock_send_length tracepoints (6.3+), fexit or kprobes");
+		return -ENOTSUP;
+	}
+	if (!out->use[XT_C_SCHED] && log)
+		fprintf(log, "xfertrace: cpu: no usable hook; CPU columns will read 0\n");
+	if (!out->use[XT_C_STATE] && log)
+		fprintf(log, "xfertrace: tcp-state: no usable hook; listeners are learned only at start\n");
+	return 0;
+}
+
+int hooks__report(FILE *f)
+{
+	static const char *const check[XT_C_MAX][4] = {
+		[XT_C_SOCK] = { "sock_send_length", "sock_send_length",
+				"tcp_sendmsg", "tcp_sendmsg" },
+		[XT_C_STATE] = { "inet_sock_set_state", "inet_sock_set_state" },
+		[XT_C_SCHED] = { "sched_switch", "sched_switch" },
+	};
+	struct xt_hooks hk;
+	int c, i, err;
+
+	err = probe__privileges();
+	if (err)
+		return err;
+	fprintf(f, "%-10s %-8s %-22s %s\n", "CONCERN", "HOOK", "TARGET",
+		"STATUS");
+	for (c = 0; c < XT_C_MAX; c++)
+		for (i = 0; i < 4 && ladder[c][i]; i++) {
+			enum xt_hook h = ladder[c][i];
+			int e = try_hook(h, concern_tp[c], hook_func(c));
+
+			fprintf(f, "%-10s %-8s %-22s %s\n", concern_names[c],
+				hook_names[h], check[c][i],
+				e ? why(e) : "ok");
+		}
+	err = hooks__choose(XT_HOOK_NONE, &hk, NULL);
+	if (err)
+		return err;
+	fprintf(f, "listener discovery at start: %s\n",
+		hk.iter_listeners ? "iter/task_file" : "/proc");
+	for (c = 0; c < XT_C_MAX; c++)
+		fprintf(f, "will use for %s: %s\n", concern_names[c],
+			hook_name(hk.use[c]));
+	fprintf(f, "privileges: ok\n");
+	return 0;
+}

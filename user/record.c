@@ -1,0 +1,320 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * `xfertrace record [-o FILE] [--interval MS] [--duration S]
+ *  [--marks-socket PATH] [--hooks H] [--burst-gap-ms MS] [--dry-run]
+ *  [-- COMMAND ARGS...]`: trace until the command exits, the duration
+ * ends, or SIGINT/SIGTERM arrives; a second signal exits at once.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include "collector.h"
+#include "commands.h"
+#include "marksock.h"
+#include "trace.h"
+#include "util.h"
+
+struct record_opts {
+	const char *out;
+	__u64 interval_ms;
+	double duration_s;
+	enum xt_hook want;
+	__u64 burst_gap_ms;
+	const char *marks_path;
+	bool dry_run;
+	char **cmd;
+};
+
+static volatile sig_atomic_t stop_signals;
+static volatile sig_atomic_t child_done;
+
+static void on_stop(int sig)
+{
+	if (++stop_signals > 1)
+		_exit(128 + sig);
+}
+
+static void on_child(int sig)
+{
+	child_done = 1;
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: xfertrace record [-o FILE] [--interval MS] [--duration S]\n"
+		"                        [--marks-socket PATH] [--hooks auto|tp_btf|raw_tp|fexit|kprobe]\n"
+		"                        [--burst-gap-ms MS] [--dry-run] [-- COMMAND ARGS...]\n");
+}
+
+static int parse_args(int argc, char **argv, struct record_opts *o)
+{
+	static const struct option opts[] = {
+		{ "output", required_argument, NULL, 'o' },
+		{ "interval", required_argument, NULL, 'i' },
+		{ "duration", required_argument, NULL, 'd' },
+		{ "hooks", required_argument, NULL, 'H' },
+		{ "burst-gap-ms", required_argument, NULL, 'g' },
+		{ "marks-socket", required_argument, NULL, 'm' },
+		{ "dry-run", no_argument, NULL, 'n' },
+		{ "help", no_argument, NULL, 'h' },
+		{},
+	};
+	int c;
+
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "+o:i:d:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'o':
+			o->out = optarg;
+			break;
+		case 'i':
+			if (parse_u64(optarg, 10, 60000, &o->interval_ms)) {
+				p_err("record: --interval takes milliseconds from 10 to 60000, not '%s'",
+				      optarg);
+				return -EINVAL;
+			}
+			break;
+		case 'd':
+			if (parse_double(optarg, 0.001, 31 * 86400.0,
+					 &o->duration_s)) {
+				p_err("record: --duration takes seconds greater than 0, not '%s'",
+				      optarg);
+				return -EINVAL;
+			}
+			break;
+		case 'H':
+			if (hook_parse(optarg, &o->want)) {
+				p_err("record: --hooks takes auto, tp_btf, raw_tp, fexit or kprobe, not '%s'",
+				      optarg);
+				return -EINVAL;
+			}
+			break;
+		case 'g':
+			if (parse_u64(optarg, 0, 10000, &o->burst_gap_ms)) {
+				p_err("record: --burst-gap-ms takes 0 to 10000, not '%s'",
+				      optarg);
+				return -EINVAL;
+			}
+			break;
+		case 'm':
+			o->marks_path = optarg;
+			break;
+		case 'n':
+			o->dry_run = true;
+			break;
+		case 'h':
+			usage(stdout);
+			return 1;
+		default:
+			p_err("record: unknown or incomplete option '%s' (try --help)",
+			      argv[optind - 1]);
+			return -EINVAL;
+		}
+	}
+	if (optind < argc)
+		o->cmd = argv + optind;
+	if (o->dry_run && (o->cmd || o->duration_s)) {
+		p_err("record: --dry-run loads and exits; it takes no command or --duration");
+		return -EINVAL;
+	}
+	if (!*o->out) {
+		p_err("record: -o needs a file name");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static pid_t spawn(char **cmd)
+{
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		signal(SIGINT, SIG_DFL);
+		signal(SIGTERM, SIG_DFL);
+		signal(SIGCHLD, SIG_DFL);
+		execvp(cmd[0], cmd);
+		p_err("record: cannot run '%s': %s", cmd[0], strerror(errno));
+		_exit(127);
+	}
+	return pid;
+}
+
+static void install_signals(void)
+{
+	struct sigaction sa = { .sa_handler = on_stop };
+
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sa.sa_handler = on_child;
+	sa.sa_flags = SA_NOCLDSTOP;
+	sigaction(SIGCHLD, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+}
+
+/* Poll, harvest on the interval, until asked to stop. */
+static int run_loop(struct collector *c, struct trace_writer *w,
+		    struct marksock *ms, const struct record_opts *o,
+		    pid_t child, int *child_status)
+{
+	__u64 interval = o->interval_ms * 1000000ull, now = now_mono_ns();
+	__u64 next = now + interval, flush_at = now + 1000000000ull;
+	__u64 deadline = o->duration_s ? now + o->duration_s * 1e9 : 0;
+	struct pollfd pf[2] = {
+		{ .fd = collector__ringbuf_fd(c), .events = POLLIN },
+		{ .fd = ms ? marksock__fd(ms) : -1, .events = POLLIN },
+	};
+	int err = 0, timeout;
+
+	while (!stop_signals) {
+		now = now_mono_ns();
+		timeout = next > now ? (next - now) / 1000000 + 1 : 0;
+		poll(pf, 2, timeout);
+		err = collector__poll(c, 0);
+		if (!err && ms && (pf[1].revents & POLLIN))
+			err = marksock__drain(ms, c);
+		if (err)
+			break;
+		now = now_mono_ns();
+		if (now >= next) {
+			err = collector__harvest(c);
+			if (err)
+				break;
+			next += interval;
+			if (next <= now_mono_ns()) {
+				collector__user_stats(c)->harvest_overruns++;
+				next = now_mono_ns() + interval;
+			}
+		}
+		if (now >= flush_at) {
+			err = trace_writer__flush(w);
+			if (err)
+				break;
+			flush_at = now + 1000000000ull;
+		}
+		if (child > 0 && child_done &&
+		    waitpid(child, child_status, WNOHANG) == child)
+			break;
+		if (deadline && now >= deadline)
+			break;
+	}
+	return err;
+}
+
+static int exit_status(int status)
+{
+	if (WIFEXITED(status))
+		return WEXITSTATUS(status);
+	if (WIFSIGNALED(status))
+		return 128 + WTERMSIG(status);
+	return 1;
+}
+
+static int open_marks(const char *path, struct marksock **ms)
+{
+	int err;
+
+	if (!strcmp(path, XT_MARKS_DEFAULT_PATH))
+		mkdir("/run/xfertrace", 0750);
+	err = marksock__open(path, ms);
+	if (err)
+		p_err("record: cannot listen for marks on %s: %s", path,
+		      err == -EEXIST ? "a file that is not a socket is there" :
+		      strerror(-err));
+	return err;
+}
+
+int cmd_record(int argc, char **argv)
+{
+	struct record_opts o = {
+		.out = "xfertrace.xft",
+		.interval_ms = 100,
+		.burst_gap_ms = 5,
+	};
+	struct collector_opts co = {};
+	struct trace_writer *w = NULL;
+	struct collector *c = NULL;
+	struct marksock *ms = NULL;
+	int err, status = 0, ret = 1;
+	pid_t child = -1;
+	json_t *hdr;
+
+	err = parse_args(argc, argv, &o);
+	if (err)
+		return err > 0 ? 0 : 2;
+	co.interval_ms = o.interval_ms;
+	co.burst_gap_ns = o.burst_gap_ms * 1000000ull;
+	co.want = o.want;
+	co.dry_run = o.dry_run;
+	co.sink = trace_writer__sink;
+	err = collector__new(&co, &c);
+	if (err)
+		return 1;
+	if (o.dry_run) {
+		fprintf(stderr, "xfertrace: dry run: BPF programs load and verify\n");
+		ret = 0;
+		goto cleanup;
+	}
+	hdr = collector__header(c);
+	err = trace_writer__open(o.out, hdr, &w);
+	json_decref(hdr);
+	if (err) {
+		p_err("record: cannot write %s: %s", o.out, strerror(-err));
+		goto cleanup;
+	}
+	collector__set_sink(c, trace_writer__sink, w);
+	if (o.marks_path && open_marks(o.marks_path, &ms))
+		goto cleanup;
+	install_signals();
+	/* First harvest before the command starts: listeners are known. */
+	err = collector__harvest(c);
+	if (err)
+		goto write_err;
+	fprintf(stderr, "xfertrace: recording to %s (tcp-bytes=%s cpu=%s tcp-state=%s)%s\n",
+		o.out, hook_name(collector__hooks(c)->use[XT_C_SOCK]),
+		hook_name(collector__hooks(c)->use[XT_C_SCHED]),
+		hook_name(collector__hooks(c)->use[XT_C_STATE]),
+		o.cmd ? "" : "; Ctrl-C to stop");
+	if (o.cmd) {
+		child = spawn(o.cmd);
+		if (child < 0) {
+			p_err("record: fork failed: %s", strerror(errno));
+			goto cleanup;
+		}
+	}
+	err = run_loop(c, w, ms, &o, child, &status);
+	/* Final harvest: whatever the loop ended on, keep what was counted. */
+	if (!err)
+		err = collector__harvest(c);
+	else
+		collector__harvest(c);
+	if (err)
+		goto write_err;
+	err = trace_writer__close(w);
+	w = NULL;
+	if (err)
+		goto write_err;
+	ret = 0;
+	if (child > 0 && !stop_signals && waitpid(child, &status, WNOHANG) != 0)
+		ret = exit_status(status);
+	else if (child > 0)
+		fprintf(stderr, "xfertrace: stopped; '%s' (pid %d) is still running\n",
+			o.cmd[0], child);
+	goto cleanup;
+write_err:
+	p_err("record: writing %s failed: %s", o.out, strerror(-err));
+cleanup:
+	if (w && trace_writer__close(w))
+		ret = 1;
+	marksock__free(ms);
+	collector__free(c);
+	return ret;
+}

@@ -1,0 +1,375 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * `xfertrace report FILE [--format text|json] [--marks FILE|-]`: load a
+ * trace into the model and print the per-process table, the flow matrix,
+ * totals and drop counters. JSON schema: docs/report-schema.md.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "commands.h"
+#include "model.h"
+#include "report.h"
+#include "trace.h"
+#include "util.h"
+
+int report__load(const char *path, struct model **out, struct load_info *li)
+{
+	const struct xt_rec_hdr *rec;
+	struct trace_reader *r;
+	struct model *m;
+	int err;
+
+	memset(li, 0, sizeof(*li));
+	err = trace_reader__open(path, &r);
+	if (err) {
+		if (err == -EBADMSG)
+			p_err("%s is not an xfertrace trace (bad or damaged header)", path);
+		else if (err == -EPROTONOSUPPORT)
+			p_err("%s was written by an unsupported trace format version", path);
+		else if (err == -EPROTO)
+			p_err("%s was written on a machine of the other byte order", path);
+		else
+			p_err("cannot open %s: %s", path, strerror(-err));
+		return err;
+	}
+	m = model__new();
+	if (!m) {
+		trace_reader__free(r);
+		return -ENOMEM;
+	}
+	model__set_header(m, trace_reader__header(r));
+	while ((err = trace_reader__next(r, &rec)) > 0)
+		model__apply(m, rec);
+	li->truncated = trace_reader__truncated(r, &li->offset, &li->why);
+	li->chunks = trace_reader__chunks(r);
+	if (li->truncated)
+		p_warn("%s is truncated at byte %llu (%s); reporting the %llu whole chunks before it",
+		       path, (unsigned long long)li->offset, li->why,
+		       (unsigned long long)li->chunks);
+	trace_reader__free(r);
+	if (err < 0) {
+		model__free(m);
+		p_err("reading %s failed: %s", path, strerror(-err));
+		return err;
+	}
+	model__resolve(m);
+	*out = m;
+	return 0;
+}
+
+static const char *hdr_str(const struct model *m, const char *key)
+{
+	json_t *v = m->header ? json_object_get(m->header, key) : NULL;
+
+	return json_is_string(v) ? json_string_value(v) : "?";
+}
+
+static const char *hook_str(const struct model *m, const char *key)
+{
+	json_t *h = m->header ? json_object_get(m->header, "hooks") : NULL;
+	json_t *v = h ? json_object_get(h, key) : NULL;
+
+	return json_is_string(v) ? json_string_value(v) : "?";
+}
+
+static int role_rank(const char *role)
+{
+	static const char *const order[] = { "scheduler", "worker", "nanny",
+					     "client", "other" };
+	int i;
+
+	for (i = 0; i < 5; i++)
+		if (!strcmp(role, order[i]))
+			return i;
+	return 5;
+}
+
+static int cmp_proc(const void *a, const void *b)
+{
+	const struct mproc *x = *(struct mproc *const *)a;
+	const struct mproc *y = *(struct mproc *const *)b;
+	int rx = role_rank(x->role), ry = role_rank(y->role);
+	__u64 bx = x->tx_bytes + x->rx_bytes, by = y->tx_bytes + y->rx_bytes;
+
+	if (rx != ry)
+		return rx - ry;
+	if (rx < 4)
+		return strcmp(x->name, y->name);
+	if (bx != by)
+		return bx > by ? -1 : 1;
+	if (x->cpu_ns != y->cpu_ns)
+		return x->cpu_ns > y->cpu_ns ? -1 : 1;
+	return x->order - y->order;
+}
+
+static int cmp_flow(const void *a, const void *b)
+{
+	const struct mflow *x = *(struct mflow *const *)a;
+	const struct mflow *y = *(struct mflow *const *)b;
+
+	if (x->bytes != y->bytes)
+		return x->bytes > y->bytes ? -1 : 1;
+	return strcmp(x->src, y->src) ?: strcmp(x->dst, y->dst);
+}
+
+/* Processes worth listing: they moved bytes, listen, or used CPU. */
+static bool proc_listed(const struct mproc *p)
+{
+	return p->tx_bytes || p->rx_bytes || p->n_listens || p->cpu_ns;
+}
+
+void report__sort(struct model *m)
+{
+	qsort(m->procs, m->n_procs, sizeof(*m->procs), cmp_proc);
+	qsort(m->flows, m->n_flows, sizeof(*m->flows), cmp_flow);
+}
+
+static json_t *drops_json(const struct model *m, const struct load_info *li)
+{
+	const struct xt_stats *k = &m->stats.k;
+	const struct xt_user_stats *u = &m->stats.u;
+
+	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+			 "conn_map_full", (json_int_t)k->conn_map_full,
+			 "conn_map_full_bytes",
+			 (json_int_t)k->conn_map_full_bytes,
+			 "thread_map_full", (json_int_t)k->thread_map_full,
+			 "thread_map_full_ns",
+			 (json_int_t)k->thread_map_full_ns,
+			 "proc_map_full", (json_int_t)k->proc_map_full,
+			 "ringbuf_full", (json_int_t)k->ringbuf_full,
+			 "marks_rejected", (json_int_t)u->marks_rejected,
+			 "write_errors", (json_int_t)u->write_errors,
+			 "harvest_overruns", (json_int_t)u->harvest_overruns,
+			 "trace_truncated", (json_int_t)(li && li->truncated));
+}
+
+json_t *report__workers_json(const struct model *m, const char *filter_role)
+{
+	json_t *arr = json_array();
+	int i, j;
+
+	for (i = 0; i < m->n_procs; i++) {
+		const struct mproc *p = m->procs[i];
+		json_t *eps = json_array(), *ths = json_array(), *o;
+
+		if (!proc_listed(p))
+			continue;
+		if (filter_role && strcmp(p->role, filter_role))
+			continue;
+		for (j = 0; j < p->n_listens; j++)
+			json_array_append_new(eps,
+					      json_string(p->listens[j]->name));
+		for (j = 0; j < m->n_threads; j++) {
+			const struct mthread *t = m->threads[j];
+
+			if (t->proc != p)
+				continue;
+			json_array_append_new(ths, json_pack(
+				"{s:i, s:s, s:I, s:I, s:I, s:b}",
+				"tid", (int)t->tid, "comm", t->comm,
+				"cpu_ns", (json_int_t)t->cpu_ns,
+				"runq_wait_ns", (json_int_t)t->runq_ns,
+				"switches", (json_int_t)t->switches,
+				"exited", t->exited));
+		}
+		o = json_pack("{s:s, s:o, s:i, s:i, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:i, s:I, s:I, s:o}",
+			      "endpoint", p->name, "endpoints", eps,
+			      "pid", (int)p->pid, "ppid", (int)p->ppid,
+			      "comm", p->comm, "cmdline", p->cmdline,
+			      "role", p->role,
+			      "cpu_ns", (json_int_t)p->cpu_ns,
+			      "runq_wait_ns", (json_int_t)p->runq_ns,
+			      "switches", (json_int_t)p->switches,
+			      "tx_bytes", (json_int_t)p->tx_bytes,
+			      "rx_bytes", (json_int_t)p->rx_bytes,
+			      "transfer_active_ns", (json_int_t)p->active_ns,
+			      "connections", p->n_conns,
+			      "netns", (json_int_t)p->netns,
+			      "cgroup_id", (json_int_t)p->cgroup_id,
+			      "threads", ths);
+		json_array_append_new(arr, o);
+	}
+	return arr;
+}
+
+json_t *report__json(const struct model *m, const struct load_info *li)
+{
+	__u64 dur = m->last_ns > m->first_ns ? m->last_ns - m->first_ns : 0;
+	__u64 off = model__mono_to_wall(m);
+	json_t *root, *flows = json_array(), *trace, *totals;
+	int i;
+
+	for (i = 0; i < m->n_flows; i++) {
+		const struct mflow *f = m->flows[i];
+
+		json_array_append_new(flows, json_pack(
+			"{s:s, s:s, s:I, s:I, s:I}", "src", f->src,
+			"dst", f->dst, "bytes", (json_int_t)f->bytes,
+			"tx_bytes", (json_int_t)f->tx_bytes,
+			"rx_bytes", (json_int_t)f->rx_bytes));
+	}
+	trace = json_pack("{s:s, s:s, s:{s:s, s:s, s:s}, s:f, s:I, s:b, s:I, s:I}",
+			  "host", hdr_str(m, "host"),
+			  "kernel", hdr_str(m, "kernel"),
+			  "hooks", "sock", hook_str(m, "sock"),
+			  "sched", hook_str(m, "sched"),
+			  "state", hook_str(m, "state"),
+			  "start_unix", (double)(m->first_ns + off) / 1e9,
+			  "duration_ns", (json_int_t)dur,
+			  "truncated", li ? li->truncated : 0,
+			  "truncated_at", (json_int_t)(li && li->truncated ?
+						       li->offset : 0),
+			  "chunks", (json_int_t)(li ? li->chunks : 0));
+	totals = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:i, s:i, s:i}",
+			   "tx_bytes", (json_int_t)m->tx_bytes,
+			   "rx_bytes", (json_int_t)m->rx_bytes,
+			   "kernel_tx_bytes", (json_int_t)m->stats.k.tx_bytes,
+			   "kernel_rx_bytes", (json_int_t)m->stats.k.rx_bytes,
+			   "unresolved_tx_bytes", (json_int_t)m->unresolved_tx,
+			   "unresolved_rx_bytes", (json_int_t)m->unresolved_rx,
+			   "cpu_ns", (json_int_t)m->cpu_ns,
+			   "runq_wait_ns", (json_int_t)m->runq_ns,
+			   "connections", m->n_conns,
+			   "processes", m->n_procs,
+			   "threads", m->n_threads);
+	root = json_pack("{s:s, s:o, s:o, s:o, s:o, s:o}",
+			 "schema", "xfertrace.report/1",
+			 "trace", trace,
+			 "workers", report__workers_json(m, NULL),
+			 "flows", flows,
+			 "totals", totals,
+			 "drops", drops_json(m, li));
+	return root;
+}
+
+void fmt_bytes(char *buf, size_t len, double b)
+{
+	static const char *const unit[] = { "B", "KB", "MB", "GB", "TB" };
+	int i = 0;
+
+	while (b >= 1000 && i < 4) {
+		b /= 1000;
+		i++;
+	}
+	snprintf(buf, len, i ? "%.1f%s" : "%.0f%s", b, unit[i]);
+}
+
+static void print_text(FILE *f, const struct model *m,
+		       const struct load_info *li)
+{
+	__u64 dur = m->last_ns > m->first_ns ? m->last_ns - m->first_ns : 0;
+	const struct xt_stats *k = &m->stats.k;
+	char tx[32], rx[32], b[32];
+	int i, shown = 0;
+
+	fprintf(f, "xfertrace report: host %s, kernel %s, %.1f s, hooks tcp-bytes=%s cpu=%s tcp-state=%s%s\n\n",
+		hdr_str(m, "host"), hdr_str(m, "kernel"), dur / 1e9,
+		hook_str(m, "sock"), hook_str(m, "sched"),
+		hook_str(m, "state"), li && li->truncated ? " (TRUNCATED)" : "");
+	fprintf(f, "%-34s %8s %-9s %9s %9s %10s %10s\n", "ENDPOINT", "PID",
+		"ROLE", "CPU(s)", "RUNQ(s)", "TX", "RX");
+	for (i = 0; i < m->n_procs; i++) {
+		const struct mproc *p = m->procs[i];
+
+		if (!proc_listed(p))
+			continue;
+		/* Keep the table readable on a busy node. */
+		if (!strcmp(p->role, "other") && !p->tx_bytes &&
+		    !p->rx_bytes && p->cpu_ns * 100 < m->cpu_ns)
+			continue;
+		fmt_bytes(tx, sizeof(tx), p->tx_bytes);
+		fmt_bytes(rx, sizeof(rx), p->rx_bytes);
+		fprintf(f, "%-34s %8u %-9s %9.3f %9.3f %10s %10s\n", p->name,
+			p->pid, p->role, p->cpu_ns / 1e9, p->runq_ns / 1e9,
+			tx, rx);
+		shown++;
+	}
+	fprintf(f, "\nFLOWS (bytes src sent to dst)\n%-34s %-34s %10s\n",
+		"SRC", "DST", "BYTES");
+	for (i = 0; i < m->n_flows; i++) {
+		const struct mflow *fl = m->flows[i];
+
+		fmt_bytes(b, sizeof(b), fl->bytes);
+		fprintf(f, "%-34s %-34s %10s\n", fl->src, fl->dst, b);
+	}
+	fprintf(f, "\nTOTALS  tx %llu B (kernel %llu), rx %llu B (kernel %llu), unresolved tx %llu rx %llu, cpu %.3f s, %d connections, %d processes\n",
+		(unsigned long long)m->tx_bytes,
+		(unsigned long long)k->tx_bytes,
+		(unsigned long long)m->rx_bytes,
+		(unsigned long long)k->rx_bytes,
+		(unsigned long long)m->unresolved_tx,
+		(unsigned long long)m->unresolved_rx, m->cpu_ns / 1e9,
+		m->n_conns, m->n_procs);
+	fprintf(f, "DROPS   conn_map_full %llu (%llu B), thread_map_full %llu, proc_map_full %llu, ringbuf_full %llu, marks_rejected %llu, truncated %s\n",
+		(unsigned long long)k->conn_map_full,
+		(unsigned long long)k->conn_map_full_bytes,
+		(unsigned long long)k->thread_map_full,
+		(unsigned long long)k->proc_map_full,
+		(unsigned long long)k->ringbuf_full,
+		(unsigned long long)m->stats.u.marks_rejected,
+		li && li->truncated ? "yes" : "no");
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: xfertrace report FILE [--format text|json]\n");
+}
+
+int cmd_report(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "format", required_argument, NULL, 'f' },
+		{ "help", no_argument, NULL, 'h' },
+		{},
+	};
+	const char *path = NULL, *fmt = "text";
+	struct load_info li;
+	struct model *m;
+	json_t *root;
+	int c, err;
+
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "f:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'f':
+			fmt = optarg;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			p_err("report: unknown or incomplete option '%s' (try --help)",
+			      argv[optind - 1]);
+			return 2;
+		}
+	}
+	if (strcmp(fmt, "text") && strcmp(fmt, "json")) {
+		p_err("report: --format must be text or json, not '%s'", fmt);
+		return 2;
+	}
+	if (optind != argc - 1) {
+		p_err(optind == argc ? "report: which trace file? (usage: xfertrace report FILE)" :
+		      "report: expected one trace file, got more arguments");
+		return 2;
+	}
+	path = argv[optind];
+	err = report__load(path, &m, &li);
+	if (err)
+		return 1;
+	report__sort(m);
+	if (!strcmp(fmt, "json")) {
+		root = report__json(m, &li);
+		json_dumpf(root, stdout, JSON_INDENT(1) | JSON_PRESERVE_ORDER);
+		fputc('\n', stdout);
+		json_decref(root);
+	} else {
+		print_text(stdout, m, &li);
+	}
+	model__free(m);
+	return fflush(stdout) ? 1 : 0;
+}

@@ -1,0 +1,23 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+#ifndef XT_REPORT_H
+#define XT_REPORT_H
+
+#include <stdbool.h>
+#include <jansson.h>
+#include "model.h"
+
+struct load_info {
+	bool truncated;
+	__u64 offset;
+	const char *why;
+	__u64 chunks;
+};
+
+/* Read a whole trace into a resolved model; prints its own errors. */
+int report__load(const char *path, struct model **out, struct load_info *li);
+void report__sort(struct model *m);
+json_t *report__json(const struct model *m, const struct load_info *li);
+json_t *report__workers_json(const struct model *m, const char *role);
+void fmt_bytes(char *buf, size_t len, double bytes);
+
+#endif

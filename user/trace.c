@@ -1,0 +1,373 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * Trace file writer and reader; the layout is in docs/trace-format.md.
+ * A chunk is written whole with one write(), so a crash leaves at most
+ * one partial chunk at the end, and the reader stops cleanly before it.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <zlib.h>
+#include "trace.h"
+#include "util.h"
+
+struct file_hdr {
+	char magic[8];
+	__u32 version;
+	__u32 byte_order;	/* 0x01020304 as written by the host */
+	__u32 json_len;
+	__u32 json_crc;
+};
+
+struct chunk_hdr {
+	__u32 magic;
+	__u32 raw_len;
+	__u32 z_len;
+	__u32 crc;		/* CRC32 of the compressed bytes */
+};
+
+struct trace_writer {
+	int fd;
+	int err;
+	char *buf;
+	size_t len;
+	unsigned char *zbuf;
+	size_t zcap;
+	__u64 written;
+};
+
+struct trace_reader {
+	FILE *f;
+	json_t *header;
+	unsigned char *raw;
+	size_t raw_len;
+	size_t pos;
+	unsigned char *zbuf;
+	__u64 offset;		/* file offset of the next chunk */
+	__u64 chunks;
+	bool truncated;
+	const char *why;
+	bool done;
+};
+
+static int write_all(int fd, const void *p, size_t n)
+{
+	const char *c = p;
+
+	while (n) {
+		ssize_t w = write(fd, c, n);
+
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		c += w;
+		n -= w;
+	}
+	return 0;
+}
+
+int trace_writer__open(const char *path, json_t *header,
+		       struct trace_writer **out)
+{
+	struct trace_writer *w;
+	struct file_hdr fh = {};
+	char *js = NULL;
+	int err;
+
+	w = calloc(1, sizeof(*w));
+	if (!w)
+		return -ENOMEM;
+	w->fd = -1;
+	w->buf = malloc(XT_CHUNK_RAW_MAX);
+	w->zcap = compressBound(XT_CHUNK_RAW_MAX);
+	w->zbuf = malloc(w->zcap);
+	js = json_dumps(header, JSON_COMPACT | JSON_SORT_KEYS);
+	if (!w->buf || !w->zbuf || !js) {
+		err = -ENOMEM;
+		goto fail;
+	}
+	w->fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+	if (w->fd < 0) {
+		err = -errno;
+		goto fail;
+	}
+	memcpy(fh.magic, XT_TRACE_MAGIC, 8);
+	fh.version = XT_TRACE_VERSION;
+	fh.byte_order = 0x01020304;
+	fh.json_len = strlen(js);
+	fh.json_crc = crc32(0, (const Bytef *)js, fh.json_len);
+	err = write_all(w->fd, &fh, sizeof(fh));
+	if (!err)
+		err = write_all(w->fd, js, fh.json_len);
+	if (err)
+		goto fail;
+	w->written = sizeof(fh) + fh.json_len;
+	free(js);
+	*out = w;
+	return 0;
+fail:
+	free(js);
+	if (w->fd >= 0)
+		close(w->fd);
+	free(w->buf);
+	free(w->zbuf);
+	free(w);
+	return err;
+}
+
+int trace_writer__flush(struct trace_writer *w)
+{
+	struct chunk_hdr ch = { .magic = XT_CHUNK_MAGIC };
+	uLongf zlen = w->zcap;
+	int err;
+
+	if (!w->len || w->err)
+		return w->err;
+	if (compress2(w->zbuf, &zlen, (const Bytef *)w->buf, w->len, 1) != Z_OK)
+		return w->err = -EIO;
+	ch.raw_len = w->len;
+	ch.z_len = zlen;
+	ch.crc = crc32(0, w->zbuf, zlen);
+	/* Header and body in one buffer so one write() lands the chunk. */
+	{
+		size_t n = sizeof(ch) + zlen;
+		unsigned char *one = malloc(n);
+
+		if (!one)
+			return w->err = -ENOMEM;
+		memcpy(one, &ch, sizeof(ch));
+		memcpy(one + sizeof(ch), w->zbuf, zlen);
+		err = write_all(w->fd, one, n);
+		free(one);
+		if (err)
+			return w->err = err;
+		w->written += n;
+	}
+	w->len = 0;
+	return 0;
+}
+
+int trace_writer__add(struct trace_writer *w, const struct xt_rec_hdr *rec)
+{
+	int err;
+
+	if (rec->len < sizeof(*rec) || rec->len > XT_CHUNK_RAW_MAX / 2)
+		return -EINVAL;
+	if (w->len + rec->len > XT_CHUNK_RAW_MAX) {
+		err = trace_writer__flush(w);
+		if (err)
+			return err;
+	}
+	memcpy(w->buf + w->len, rec, rec->len);
+	w->len += rec->len;
+	return 0;
+}
+
+int trace_writer__sink(void *ctx, const struct xt_rec_hdr *rec)
+{
+	return trace_writer__add(ctx, rec);
+}
+
+__u64 trace_writer__bytes(const struct trace_writer *w)
+{
+	return w->written + w->len;
+}
+
+int trace_writer__close(struct trace_writer *w)
+{
+	int err;
+
+	if (!w)
+		return 0;
+	err = trace_writer__flush(w);
+	if (fsync(w->fd) && !err && errno != EINVAL)
+		err = -errno;
+	if (close(w->fd) && !err)
+		err = -errno;
+	free(w->buf);
+	free(w->zbuf);
+	free(w);
+	return err;
+}
+
+int trace_reader__open(const char *path, struct trace_reader **out)
+{
+	struct trace_reader *r;
+	struct file_hdr fh;
+	json_error_t jerr;
+	char *js = NULL;
+	int err;
+
+	r = calloc(1, sizeof(*r));
+	if (!r)
+		return -ENOMEM;
+	r->f = fopen(path, "rb");
+	if (!r->f) {
+		err = -errno;
+		goto fail;
+	}
+	err = -EBADMSG;
+	if (fread(&fh, sizeof(fh), 1, r->f) != 1 ||
+	    memcmp(fh.magic, XT_TRACE_MAGIC, 8))
+		goto fail;
+	if (fh.byte_order != 0x01020304) {
+		err = -EPROTO;
+		goto fail;
+	}
+	if (fh.version != XT_TRACE_VERSION) {
+		err = -EPROTONOSUPPORT;
+		goto fail;
+	}
+	if (fh.json_len == 0 || fh.json_len > XT_HEADER_JSON_MAX)
+		goto fail;
+	js = malloc(fh.json_len);
+	if (!js) {
+		err = -ENOMEM;
+		goto fail;
+	}
+	if (fread(js, fh.json_len, 1, r->f) != 1 ||
+	    crc32(0, (const Bytef *)js, fh.json_len) != fh.json_crc)
+		goto fail;
+	r->header = json_loadb(js, fh.json_len, 0, &jerr);
+	if (!r->header || !json_is_object(r->header))
+		goto fail;
+	free(js);
+	r->offset = sizeof(fh) + fh.json_len;
+	r->raw = malloc(XT_CHUNK_RAW_MAX);
+	r->zbuf = malloc(compressBound(XT_CHUNK_RAW_MAX));
+	if (!r->raw || !r->zbuf) {
+		err = -ENOMEM;
+		goto fail_nojs;
+	}
+	*out = r;
+	return 0;
+fail:
+	free(js);
+fail_nojs:
+	trace_reader__free(r);
+	return err;
+}
+
+const json_t *trace_reader__header(const struct trace_reader *r)
+{
+	return r->header;
+}
+
+static void stop_at(struct trace_reader *r, const char *why)
+{
+	r->done = true;
+	r->truncated = true;
+	r->why = why;
+}
+
+/* Load the next chunk; false at the end of the usable file. */
+static bool load_chunk(struct trace_reader *r)
+{
+	struct chunk_hdr ch;
+	uLongf rawlen = XT_CHUNK_RAW_MAX;
+	size_t n;
+
+	n = fread(&ch, 1, sizeof(ch), r->f);
+	if (n == 0 && feof(r->f)) {
+		r->done = true;
+		return false;
+	}
+	if (n != sizeof(ch)) {
+		stop_at(r, "partial chunk header");
+		return false;
+	}
+	if (ch.magic != XT_CHUNK_MAGIC) {
+		stop_at(r, "bad chunk magic");
+		return false;
+	}
+	if (ch.raw_len == 0 || ch.raw_len > XT_CHUNK_RAW_MAX ||
+	    ch.z_len == 0 || ch.z_len > compressBound(XT_CHUNK_RAW_MAX)) {
+		stop_at(r, "bad chunk length");
+		return false;
+	}
+	if (fread(r->zbuf, 1, ch.z_len, r->f) != ch.z_len) {
+		stop_at(r, "partial chunk");
+		return false;
+	}
+	if (crc32(0, r->zbuf, ch.z_len) != ch.crc) {
+		stop_at(r, "chunk CRC mismatch");
+		return false;
+	}
+	if (uncompress(r->raw, &rawlen, r->zbuf, ch.z_len) != Z_OK ||
+	    rawlen != ch.raw_len) {
+		stop_at(r, "chunk does not decompress");
+		return false;
+	}
+	r->offset += sizeof(ch) + ch.z_len;
+	r->raw_len = rawlen;
+	r->pos = 0;
+	r->chunks++;
+	return true;
+}
+
+int trace_reader__next(struct trace_reader *r, const struct xt_rec_hdr **rec)
+{
+	struct xt_rec_hdr *h;
+	__u32 min;
+
+	for (;;) {
+		if (r->done)
+			return 0;
+		if (r->pos >= r->raw_len) {
+			if (!load_chunk(r))
+				return 0;
+			continue;
+		}
+		if (r->raw_len - r->pos < sizeof(*h)) {
+			stop_at(r, "record crosses chunk end");
+			return 0;
+		}
+		h = (struct xt_rec_hdr *)(r->raw + r->pos);
+		if (h->len < sizeof(*h) || h->len % 8 ||
+		    h->len > r->raw_len - r->pos) {
+			stop_at(r, "bad record length");
+			return 0;
+		}
+		r->pos += h->len;
+		min = xt_rec_min_len(h->type);
+		if (!min || h->len < min)
+			continue;	/* unknown or short: skip it */
+		if (h->type == XT_REC_MARK &&
+		    ((struct xt_rec_mark *)h)->text_len > h->len - min)
+			continue;
+		*rec = h;
+		return 1;
+	}
+}
+
+bool trace_reader__truncated(const struct trace_reader *r, __u64 *offset,
+			     const char **why)
+{
+	if (offset)
+		*offset = r->offset;
+	if (why)
+		*why = r->why;
+	return r->truncated;
+}
+
+__u64 trace_reader__chunks(const struct trace_reader *r)
+{
+	return r->chunks;
+}
+
+void trace_reader__free(struct trace_reader *r)
+{
+	if (!r)
+		return;
+	if (r->f)
+		fclose(r->f);
+	json_decref(r->header);
+	free(r->raw);
+	free(r->zbuf);
+	free(r);
+}
