@@ -5,6 +5,7 @@
 --schedstat FILE holds lines "PID TID ONCPU_NS RUNQ_NS PCOUNT" read from
 /proc/PID/task/TID/schedstat after the burners stopped burning and
 before the recorder was stopped, so both sides are final.
+--comm FILE holds lines "PID COMM" from /proc/PID/comm.
 --burn FILE... are tests/burn outputs (pid, threads with their own
 CLOCK_THREAD_CPUTIME_ID).
 
@@ -115,6 +116,7 @@ def main():
     ap.add_argument("--report", required=True)
     ap.add_argument("--schedstat", required=True)
     ap.add_argument("--burn", nargs="+", required=True)
+    ap.add_argument("--comm", help='lines "PID COMM" from /proc/PID/comm')
     ap.add_argument("--cpu-abs", type=int, default=200000,
                     help="absolute cpu_ns tolerance for near-idle threads")
     ap.add_argument("--runq-abs", type=int, default=5000000)
@@ -122,8 +124,20 @@ def main():
     report = load_json(a.report)
     sched = load_schedstat(a.schedstat)
     workers = report.get("workers", [])
+    comms = {}
+    if a.comm:
+        with open(a.comm) as f:
+            for line in f:
+                v = line.split(None, 1)
+                if len(v) == 2:
+                    comms[int(v[0])] = v[1].strip()
     for path in a.burn:
         burn = load_json(path)
+        if burn["pid"] in comms:
+            got = [w.get("comm") for w in workers if w.get("pid") == burn["pid"]]
+            check(got == [comms[burn["pid"]]],
+                  "burner %d: process comm is %r, as in /proc (after exec)"
+                  % (burn["pid"], comms[burn["pid"]]), "report comm %s" % got)
         tasks = sched.get(burn["pid"], {})
         check(bool(tasks), "burner %d: schedstat available" % burn["pid"],
               "no lines for pid %d" % burn["pid"])

@@ -167,7 +167,7 @@ NCH=$((${#LAYOUT[@]} - 1))
 SIZE=$(stat -c %s "$VALID")
 read -r _ LAST_END <<<"${LAYOUT[$NCH]}"
 t_check "valid trace: $NCH whole chunks end exactly at the file end" \
-	[ "$NCH" -ge 1 ] -a "${LAST_END:-0}" -eq "$SIZE"
+	[ "$NCH" -ge 1 -a "${LAST_END:-0}" -eq "$SIZE" ]
 [ "$NCH" -ge 2 ] || echo "# note: only $NCH chunk(s); fewer truncation points"
 
 # Cut inside the file header and inside the JSON header: nothing usable.

@@ -6,7 +6,7 @@
 # /proc/PID/task/TID/schedstat, then stop the recorder with SIGINT, then
 # release the burners. tests/check_cpu.py compares the report's per-thread
 # and per-process cpu_ns (1%), runq_wait_ns (10% or 5 ms) and switches
-# with schedstat. Keep the temporary files with T_KEEP=1.
+# with schedstat, and the process name with /proc/PID/comm. Keep the temporary files with T_KEEP=1.
 . "$(dirname "$0")/lib.sh"
 BURN=$XT_ROOT/build/tests/burn
 
@@ -71,6 +71,9 @@ for p in "$P1" "$P2"; do
 		echo "$p ${t##*/} $(cat "$t/schedstat")"
 	done
 done >"$T_TMP/schedstat.txt"
+for p in "$P1" "$P2"; do
+	echo "$p $(cat /proc/"$p"/comm)"
+done >"$T_TMP/comm.txt"
 
 kill -INT "$RPID"
 if ! wait_gone "$RPID" 15; then
@@ -84,7 +87,7 @@ if kill -0 "$RPID" 2>/dev/null; then
 fi
 wait "$RPID"
 rc=$?
-t_check "recorder stops on SIGINT without crashing (exit $rc)" [ "$rc" -lt 128 ] -o "$rc" -eq 130
+t_check "recorder stops on SIGINT without crashing (exit $rc)" [ "$rc" -lt 128 -o "$rc" -eq 130 ]
 kill -USR1 "$P1" "$P2" 2>/dev/null
 wait_gone "$P1" 10
 wait_gone "$P2" 10
@@ -94,7 +97,7 @@ if ! "$XT" report --format json "$T_TMP/cpu.xft" >"$T_TMP/cpu.json" 2>"$T_TMP/re
 	t_finish
 fi
 $PY "$XT_ROOT/tests/check_cpu.py" --report "$T_TMP/cpu.json" \
-	--schedstat "$T_TMP/schedstat.txt" --burn "$B1" "$B2" >"$T_TMP/check" 2>&1
+	--schedstat "$T_TMP/schedstat.txt" --comm "$T_TMP/comm.txt" --burn "$B1" "$B2" >"$T_TMP/check" 2>&1
 rc=$?
 t_lines <"$T_TMP/check"
 if [ "$rc" -ne 0 ] && ! grep -q '^FAIL' "$T_TMP/check"; then

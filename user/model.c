@@ -264,8 +264,6 @@ static void apply_conn_close(struct model *m,
 	c->closed = true;
 	c->last_ns = r->ts_ns;
 	c->proc->n_live_conns--;
-	/* Ids are unique for the whole trace: free the index slot. */
-	hmap__del(PRIV(m)->conns, r->id);
 }
 
 static struct mthread *thread_get(struct model *m, __u32 tid,
@@ -416,6 +414,22 @@ int model__apply(struct model *m, const struct xt_rec_hdr *h)
 	return 0;
 }
 
+struct mconn *model__conn(const struct model *m, __u64 id)
+{
+	return hmap__get(PRIV(m)->conns, id);
+}
+
+struct mthread *model__thread(const struct model *m, __u32 tid,
+			      __u64 start_ns)
+{
+	return hmap__get(PRIV(m)->threads, hkey2(tid, start_ns));
+}
+
+struct mproc *model__proc(const struct model *m, __u32 pid, __u64 start_ns)
+{
+	return hmap__get(PRIV(m)->procs, hkey2(pid, start_ns));
+}
+
 int model__sink(void *ctx, const struct xt_rec_hdr *rec)
 {
 	return model__apply(ctx, rec);
@@ -449,9 +463,10 @@ void model__prune(struct model *m, __u64 before_ns)
 	for (i = n = 0; i < m->n_conns; i++) {
 		struct mconn *c = m->conns[i];
 
-		if (c->closed && c->last_ns < before_ns)
+		if (c->closed && c->last_ns < before_ns) {
+			hmap__del(PRIV(m)->conns, c->id);
 			free(c);
-		else
+		} else
 			m->conns[n++] = c;
 	}
 	m->n_conns = n;

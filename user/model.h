@@ -130,6 +130,11 @@ int model__resolve(struct model *m);
 void model__window_reset(struct model *m, __u64 now_ns);
 /* Drop processes marked gone before `before_ns` (live views). */
 void model__prune(struct model *m, __u64 before_ns);
+/* Lookups by the keys records carry; NULL if unknown. */
+struct mconn *model__conn(const struct model *m, __u64 id);
+struct mthread *model__thread(const struct model *m, __u32 tid,
+			      __u64 start_ns);
+struct mproc *model__proc(const struct model *m, __u32 pid, __u64 start_ns);
 /* Header helpers. */
 __u64 model__mono_to_wall(const struct model *m);
 
