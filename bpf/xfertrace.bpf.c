@@ -18,7 +18,6 @@
 #define MSG_PEEK	2
 #define TCP_CLOSE	7
 #define TCP_LISTEN	10
-#define TASK_RUNNING	0
 #define TASK_DEAD	0x80
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
@@ -316,28 +315,50 @@ static __always_inline int handle_state(struct sock *sk, int oldstate,
 	return 0;
 }
 
-static __noinline struct xt_thread *thread_get(struct task_struct *t,
-						__u32 tid)
-{
-	struct xt_thread *th, n = {};
-	struct xt_stats *st;
+/*
+ * CPU comes from the kernel's own per-task accounting, read when a task is
+ * switched out: se.sum_exec_runtime (on-CPU ns, what schedstat and
+ * CLOCK_THREAD_CPUTIME_ID show) and sched_info.run_delay (ns runnable but
+ * waiting: after a wakeup or a preemption). Stores, not adds: one writer,
+ * and nothing to lose. No wakeup hook is needed.
+ */
+struct sw_vals {
+	__u64 sum_ns;		/* se.sum_exec_runtime */
+	__u64 stint_ns;		/* se.prev_sum_exec_runtime: at switch-in */
+	__u64 delay_ns;		/* sched_info.run_delay */
+	__u64 pcount;		/* sched_info.pcount: times run */
+	long state;
+	__u32 prev_tid;
+	__u32 next_tid;
+};
 
-	th = bpf_map_lookup_elem(&threads, &tid);
-	if (th)
-		return th;
+/* Boot-clock time of attach, set by user code: older threads get a base. */
+__u64 attach_boot_ns;
+
+static __noinline struct xt_thread *thread_create(struct task_struct *t,
+						   const struct sw_vals *v)
+{
+	struct xt_thread n = {};
+	struct xt_stats *st;
+	__u32 tid = v->prev_tid;
+
 	n.tid = tid;
 	n.tgid = BPF_CORE_READ(t, tgid);
 	n.start_ns = BPF_CORE_READ(t, start_boottime);
 	n.leader_start_ns = leader_start_ns(t);
 	BPF_CORE_READ_STR_INTO(&n.comm, t, comm);
-	bpf_map_update_elem(&threads, &tid, &n, BPF_NOEXIST);
-	th = bpf_map_lookup_elem(&threads, &tid);
-	if (!th) {
-		st = stats_get();
-		if (st)
-			st->thread_map_full++;
+	/* A thread older than the trace counts from its current run on. */
+	if (n.start_ns < attach_boot_ns) {
+		n.base_cpu_ns = v->stint_ns;
+		n.base_runq_ns = v->delay_ns;
+		n.base_switches = v->pcount ? v->pcount - 1 : 0;
 	}
-	return th;
+	bpf_map_update_elem(&threads, &tid, &n, BPF_NOEXIST);
+	n.tid = 0;
+	st = stats_get();
+	if (!bpf_map_lookup_elem(&threads, &tid) && st)
+		st->thread_map_full++;
+	return bpf_map_lookup_elem(&threads, &tid);
 }
 
 /* A dead thread is switched out for the last time: flush and forget it. */
@@ -365,62 +386,33 @@ static __always_inline void thread_exit(struct xt_thread *th, __u32 tid,
 }
 
 static __always_inline int handle_switch(struct task_struct *prev,
-					 struct task_struct *next)
+					 const struct sw_vals *v)
 {
-	__u32 zero = 0, prev_tid, next_tid;
 	struct cpu_slot *slot;
 	struct xt_thread *th;
-	struct xt_stats *st;
-	__u64 now, ran;
-	long state;
+	__u32 zero = 0, tid = v->prev_tid;
+	__u64 now;
 
 	slot = bpf_map_lookup_elem(&cpu_slots, &zero);
 	if (!slot)
 		return 0;
 	now = bpf_ktime_get_ns();
-	prev_tid = BPF_CORE_READ(prev, pid);
-	next_tid = BPF_CORE_READ(next, pid);
-	if (prev_tid) {
-		ran = (slot->since_ns && slot->tid == prev_tid) ?
-			now - slot->since_ns : 0;
-		th = thread_get(prev, prev_tid);
-		if (th) {
-			__sync_fetch_and_add(&th->cpu_ns, ran);
-			__sync_fetch_and_add(&th->switches, 1);
-			state = task_state(prev);
-			if (state == TASK_RUNNING)
-				th->queued_ns = now;	/* preempted */
-			else if (state & TASK_DEAD)
-				thread_exit(th, prev_tid, now);
-		} else {
-			st = stats_get();
-			if (st)
-				st->thread_map_full_ns += ran;
-		}
-	}
+	/* Where each CPU's current run began, for threads that never stop. */
 	slot->since_ns = now;
-	slot->tid = next_tid;
-	if (!next_tid)
-		return 0;
-	th = thread_get(next, next_tid);
-	if (th && th->queued_ns) {
-		if (now > th->queued_ns)
-			__sync_fetch_and_add(&th->runq_ns, now - th->queued_ns);
-		th->queued_ns = 0;
-	}
-	return 0;
-}
-
-static __always_inline int handle_wakeup(struct task_struct *p)
-{
-	__u32 tid = BPF_CORE_READ(p, pid);
-	struct xt_thread *th;
-
+	slot->tid = v->next_tid;
 	if (!tid)
 		return 0;
-	th = thread_get(p, tid);
-	if (th && !th->queued_ns)
-		th->queued_ns = bpf_ktime_get_ns();
+	th = bpf_map_lookup_elem(&threads, &tid);
+	if (!th) {
+		th = thread_create(prev, v);
+		if (!th)
+			return 0;
+	}
+	th->cpu_ns = v->sum_ns - th->base_cpu_ns;
+	th->runq_ns = v->delay_ns - th->base_runq_ns;
+	th->switches = v->pcount - th->base_switches;
+	if (v->state & TASK_DEAD)
+		thread_exit(th, tid, now);
 	return 0;
 }
 
@@ -552,42 +544,38 @@ int BPF_PROG(state_raw, struct sock *sk, int oldstate, int newstate)
 
 /* ---- CPU ---- */
 
+/* sched_info exists with CONFIG_SCHED_INFO (schedstats or delayacct). */
+#define SW_VALS(RD, prev, next) {					\
+	.sum_ns = RD(prev, se.sum_exec_runtime),			\
+	.stint_ns = RD(prev, se.prev_sum_exec_runtime),			\
+	.delay_ns = bpf_core_field_exists(prev->sched_info) ?		\
+		    RD(prev, sched_info.run_delay) : 0,			\
+	.pcount = bpf_core_field_exists(prev->sched_info) ?		\
+		  RD(prev, sched_info.pcount) : 0,			\
+	.state = task_state(prev),					\
+	.prev_tid = RD(prev, pid),					\
+	.next_tid = RD(next, pid),					\
+}
+
+/* tp_btf arguments are BTF pointers: plain loads, no helper calls. */
+#define DIRECT(p, f) ((p)->f)
+
 SEC("tp_btf/sched_switch")
 int BPF_PROG(switch_btf, bool preempt, struct task_struct *prev,
 	     struct task_struct *next)
 {
-	return handle_switch(prev, next);
+	struct sw_vals v = SW_VALS(DIRECT, prev, next);
+
+	return handle_switch(prev, &v);
 }
 
 SEC("raw_tp/sched_switch")
 int BPF_PROG(switch_raw, bool preempt, struct task_struct *prev,
 	     struct task_struct *next)
 {
-	return handle_switch(prev, next);
-}
+	struct sw_vals v = SW_VALS(BPF_CORE_READ, prev, next);
 
-SEC("tp_btf/sched_wakeup")
-int BPF_PROG(wakeup_btf, struct task_struct *p)
-{
-	return handle_wakeup(p);
-}
-
-SEC("tp_btf/sched_wakeup_new")
-int BPF_PROG(wakeup_new_btf, struct task_struct *p)
-{
-	return handle_wakeup(p);
-}
-
-SEC("raw_tp/sched_wakeup")
-int BPF_PROG(wakeup_raw, struct task_struct *p)
-{
-	return handle_wakeup(p);
-}
-
-SEC("raw_tp/sched_wakeup_new")
-int BPF_PROG(wakeup_new_raw, struct task_struct *p)
-{
-	return handle_wakeup(p);
+	return handle_switch(prev, &v);
 }
 
 /* ---- startup discovery: every listening TCP socket and its owner ---- */

@@ -58,14 +58,20 @@ struct xt_proc {
 	__u64 rx_bytes;
 };
 
-/* One thread. Map key: tid. */
+/*
+ * One thread. Map key: tid. Values are the kernel's own cumulative
+ * per-task counters as of the last switch-out, less a base taken when
+ * the thread is older than the trace.
+ */
 struct xt_thread {
-	__u64 start_ns;		/* thread start, boot clock */
-	__u64 leader_start_ns;	/* process start, boot clock */
+	__u64 start_ns;		/* thread start_boottime */
+	__u64 leader_start_ns;	/* process start_boottime */
 	__u64 cpu_ns;		/* on-CPU time */
 	__u64 runq_ns;		/* runnable but waiting for a CPU */
-	__u64 switches;		/* times switched out */
-	__u64 queued_ns;	/* when it became runnable; 0 if not queued */
+	__u64 switches;		/* times run */
+	__u64 base_cpu_ns;
+	__u64 base_runq_ns;
+	__u64 base_switches;
 	__u32 tid;
 	__u32 tgid;
 	char comm[XT_COMM_LEN];

@@ -105,16 +105,32 @@ def check_workers(label, truth, report):
 
 
 def check_totals(label, report):
+    """Every byte the kernel hooks saw is in exactly one place.
+
+    Flows whose far end is an unresolved "host://IP" carry the unresolved
+    bytes (tx: dst is host://, rx: src is host://), so the identity is
+    sum(resolved flows) + unresolved == kernel, with unresolved equal to
+    the bytes of the host:// flows (no double counting, nothing lost).
+    """
     tot = report.get("totals", {})
     flows = report.get("flows", [])
-    for d in ("tx", "rx"):
-        s = sum(f.get(d + "_bytes", 0) for f in flows)
+    for d, far in (("tx", "dst"), ("rx", "src")):
+        key = d + "_bytes"
+        res = sum(f.get(key, 0) for f in flows
+                  if not str(f.get(far, "")).startswith("host://"))
+        host = sum(f.get(key, 0) for f in flows
+                   if str(f.get(far, "")).startswith("host://"))
         un = tot.get("unresolved_%s_bytes" % d)
         k = tot.get("kernel_%s_bytes" % d)
-        ok = isinstance(un, int) and isinstance(k, int) and s + un == k
-        check(ok, "%s: conservation sum(flows.%s_bytes) + unresolved == kernel_%s_bytes"
-              % (label, d, d),
-              "flows %s + unresolved %s != kernel %s" % (s, un, k))
+        ok = isinstance(un, int) and isinstance(k, int) and res + un == k
+        check(ok, "%s: conservation sum(resolved flows.%s) + unresolved == kernel_%s"
+              % (label, key, key),
+              "resolved flows %s + unresolved %s = %s != kernel %s (diff %s)"
+              % (res, un, res + un if isinstance(un, int) else None, k,
+                 k - res - un if ok is False and isinstance(un, int) and
+                 isinstance(k, int) else None))
+        check(un == host, "%s: unresolved_%s equals the host:// flows' %s"
+              % (label, key, key), "unresolved %s, host:// flows %s" % (un, host))
 
 
 def check_trace(label, report, hook):

@@ -67,7 +67,11 @@ same_model() {
 	$PY - "$1" "$2" <<'EOP'
 import json, sys
 def key(p):
-    r = json.load(open(p))
+    try:
+        r = json.load(open(p))
+    except ValueError as e:
+        print("%s: %s" % (p, e))
+        sys.exit(1)
     fl = sorted((f["src"], f["dst"], f["bytes"], f["tx_bytes"], f["rx_bytes"])
                 for f in r["flows"])
     ws = sorted((w["pid"], w["endpoint"], w["tx_bytes"], w["rx_bytes"], w["cpu_ns"])
@@ -80,6 +84,8 @@ if a != b:
     sys.exit(1)
 EOP
 }
+
+differ() { ! cmp -s "$1" "$2"; }
 
 # json_true FILE EXPR: EXPR (Python, over the report r) holds.
 json_true() {
@@ -141,10 +147,10 @@ expect_error "report: random bytes" "$XT" report "$T_TMP/random.xft"
 expect_error "report: random bytes, json" "$XT" report --format json "$T_TMP/random.xft"
 expect_error "report: a directory" "$XT" report "$T_TMP/cwd"
 
-# --- a real trace, then damaged copies ---
+# --- a real trace (several chunks: 4000 short connections), then damaged copies ---
 VALID=$T_TMP/valid.xft
 if [ -x "$GEN" ]; then
-	"$XT" record -o "$VALID" --interval 100 -- "$GEN" -w 3 -s 60 -l 800 \
+	"$XT" record -o "$VALID" --interval 100 -- "$GEN" -w 3 -b 65536 -r 1 -s 4000 \
 		>/dev/null 2>"$T_TMP/valid.err"
 else
 	"$XT" record -o "$VALID" --interval 100 -- sleep 1 >/dev/null 2>"$T_TMP/valid.err"
@@ -200,7 +206,7 @@ cp "$VALID" "$T_TMP/flip.xft"
 old=$(od -An -tu1 -j "$pos" -N1 "$VALID" | tr -d ' ')
 printf "\\$(printf '%03o' $((old ^ 0x5a)))" |
 	dd of="$T_TMP/flip.xft" bs=1 seek="$pos" conv=notrunc status=none
-t_check "flip: byte $pos changed" ! cmp -s "$VALID" "$T_TMP/flip.xft"
+t_check "flip: byte $pos changed" differ "$VALID" "$T_TMP/flip.xft"
 check_cut "flipped byte $pos (chunk $c of $NCH)" "$T_TMP/flip.xft" "$s" crc
 
 # --- no privilege ---

@@ -3,7 +3,9 @@
 # Byte counts: record tests/xtgen (loopback TCP with exactly known byte
 # counts) and check the report's flows, workers and totals against the
 # generator's own counts (tests/check_bytes.py), for IPv4, IPv6, mixed
-# families, short-lived connections, and with the raw_tp socket hooks.
+# families, short-lived connections, connections the server resets
+# (SO_LINGER 0; the client reads the queued reply after TCP_CLOSE) and
+# with the raw_tp socket hooks.
 # Keep the temporary files with T_KEEP=1.
 . "$(dirname "$0")/lib.sh"
 GEN=$XT_ROOT/build/tests/xtgen
@@ -56,6 +58,7 @@ run_case ipv6 "" -w 4 -6
 run_case mixed "" -w 4 -m -s 60
 run_case short "" -w 4 -b 0 -s 200
 run_case short6 "" -w 3 -6 -b 0 -s 100
+run_case abort "" -w 4 -b 0 -x 200
 run_case raw_tp raw_tp -w 4 -m -s 60
 
 # The documented order, options after the file, gives the same report.

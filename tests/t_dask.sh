@@ -10,6 +10,7 @@
 # Also checks tools/xfertrace_marks.py against calib.py's own log lines.
 . "$(dirname "$0")/lib.sh"
 D=$XT_ROOT/tests/dask
+export PYTHONDONTWRITEBYTECODE=1
 STATES=()
 
 stop_clusters() {

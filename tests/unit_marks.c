@@ -765,6 +765,8 @@ static void test_bad_timestamps(void)
 		{ "9999-12-31T23:59:59Z", "year out of range" },
 		{ "2000-01-01T00:30:00+01:00", "year out of range" },
 		{ "2200-12-31T23:30:00-01:00", "year out of range" },
+		{ "2201-01-01T00:30:00+01:00", "year out of range" },
+		{ "1999-12-31T23:30:00-01:00", "year out of range" },
 	};
 	char line[512], desc[128];
 	size_t i;
@@ -1110,6 +1112,7 @@ static void test_file_edges(void)
 	struct mark_file *mf;
 	struct xt_mark m;
 	char path[256], buf[256];
+	const char *reason = "";
 	int i, ret;
 	FILE *f;
 
@@ -1154,6 +1157,24 @@ static void test_file_edges(void)
 	check(strstr(buf, "marks: 500 more bad lines\n") != NULL,
 	      "print_bad reports the dropped count");
 	mark_file__free(mf);
+
+	/* A line cut just after "\r\r" must not pass as a short line. */
+	f = tmp_create("crcut.log", path, sizeof(path));
+	i = snprintf(buf, sizeof(buf), "TRIAL_END param_id=t9 pad=");
+	fputs(buf, f);
+	for (; i < XT_MARK_LINE_MAX; i++)
+		fputc('p', f);
+	fputs("\r\rmore\nTRIAL_END param_id=t10\n", f);
+	fclose(f);
+	mark_file__open(path, &mf);
+	ret = mark_file__next(mf, &m);
+	mark_file__stats(mf, &st);
+	check(ret == 1 && !strcmp(m.param_id, "t10") && st.bad == 1 &&
+	      mark_file__bad(mf, 0, NULL, &reason) == 0 &&
+	      !strcmp(reason, "line too long"),
+	      "line longer than the limit after trailing CRs is too long");
+	mark_file__free(mf);
+	unlink(path);
 
 	check(mark_file__open("/nonexistent/dir/x.log", &mf) == -ENOENT,
 	      "open of a missing file gives -ENOENT");

@@ -12,6 +12,13 @@
  *       base/2*(1+(3i+j)%4) + 101r + 1 reply bytes back.
  *   short-lived (-s N): N connections of 1-5 KB each, one round each,
  *       connect/send/receive reply/close.
+ *   abortive (-x N): N connections like short-lived ones, except that the
+ *       server sends its 3-23 KB reply and closes with SO_LINGER 0 (RST);
+ *       the client waits for the reset (POLLHUP/POLLERR) and only then
+ *       reads the reply, which is still queued, from a socket already in
+ *       TCP_CLOSE. Its next socket likely reuses the same struct sock,
+ *       which catches tracers that key sockets by address and miss that
+ *       the old one is gone.
  *
  * Every frame is a 24-byte header (its own write) and a payload written
  * with a mix of 100-byte and 64 KiB writes through write, send, sendmsg
@@ -29,6 +36,7 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
@@ -48,6 +56,7 @@
 #define MAX_WORKERS	16
 #define MAX_SHORT	20000
 #define XTG_MAGIC	0x78746731u	/* "xtg1" */
+#define XTG_MAGIC_RST	0x78746732u	/* "xtg2": reply, then reset */
 #define BIG_IO		65536
 #define SMALL_IO	100
 #define SMALL_PREFIX	1000		/* payload bytes sent in small writes */
@@ -61,6 +70,7 @@ struct opts {
 	uint64_t base;
 	int rounds;
 	int short_conns;
+	int abort_conns;
 	int linger_ms;
 	enum fam_mode mode;
 	const char *out;
@@ -106,6 +116,7 @@ static struct opts opt = {
 	.base = 256 * 1024,
 	.rounds = 3,
 	.short_conns = 0,
+	.abort_conns = 0,
 	.linger_ms = 300,
 	.mode = MODE_V4,
 	.out = NULL,
@@ -147,11 +158,25 @@ static void short_pair(const struct opts *o, int k, int *src, int *dst)
 	*dst = (*src + 1 + (k / w) % (w - 1)) % w;
 }
 
+static uint64_t abort_len(int k)
+{
+	return 2000 + (uint64_t)k * 53 % 3000;
+}
+
+static uint64_t abort_reply(int k)
+{
+	return 3000 + (uint64_t)k * 97 % 20000;
+}
+
 static int incoming_conns(const struct opts *o, int j)
 {
 	int k, s, d, n = o->base ? o->workers - 1 : 0;
 
 	for (k = 0; k < o->short_conns; k++) {
+		short_pair(o, k, &s, &d);
+		n += d == j;
+	}
+	for (k = 0; k < o->abort_conns; k++) {
 		short_pair(o, k, &s, &d);
 		n += d == j;
 	}
@@ -173,6 +198,13 @@ static uint64_t plan_bytes(const struct opts *o, int a, int b)
 			n += sizeof(struct hdr) + short_len(k);
 		if (s == b && d == a)
 			n += short_reply(k);
+	}
+	for (k = 0; k < o->abort_conns; k++) {
+		short_pair(o, k, &s, &d);
+		if (s == a && d == b)
+			n += sizeof(struct hdr) + abort_len(k);
+		if (s == b && d == a)
+			n += abort_reply(k);
 	}
 	return n;
 }
@@ -334,6 +366,16 @@ static void fail(struct worker *w, const char *what, int err)
 	pthread_mutex_unlock(&w->lock);
 }
 
+/* Close with an RST: SO_LINGER on with a zero timeout. */
+static int abort_close(int fd)
+{
+	struct linger l = { .l_onoff = 1, .l_linger = 0 };
+
+	if (setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l)) < 0)
+		return -errno;
+	return 0;	/* the caller's close() sends the reset */
+}
+
 /* Serve one accepted connection: frames until the client's EOF. */
 static int serve(struct worker *w, int fd, int *peer, uint64_t *tx, uint64_t *rx)
 {
@@ -344,7 +386,8 @@ static int serve(struct worker *w, int fd, int *peer, uint64_t *tx, uint64_t *rx
 		rc = recv_all(fd, (char *)&h, sizeof(h), rx);
 		if (rc <= 0)
 			return rc;
-		if (h.magic != XTG_MAGIC || h.src >= (uint32_t)w->o->workers ||
+		if ((h.magic != XTG_MAGIC && h.magic != XTG_MAGIC_RST) ||
+		    h.src >= (uint32_t)w->o->workers ||
 		    (*peer >= 0 && *peer != (int)h.src))
 			return -EPROTO;
 		*peer = h.src;
@@ -354,6 +397,8 @@ static int serve(struct worker *w, int fd, int *peer, uint64_t *tx, uint64_t *rx
 		rc = send_payload(fd, h.reply, tx);
 		if (rc)
 			return rc;
+		if (h.magic == XTG_MAGIC_RST)
+			return abort_close(fd);
 	}
 }
 
@@ -439,16 +484,57 @@ static int dial(struct worker *w, int j)
 	return fd;
 }
 
-static int request(struct worker *w, int fd, int j, uint64_t len, uint64_t reply)
+/* Wait until the peer's reset arrived: poll reports POLLHUP/POLLERR. */
+static int wait_reset(int fd)
 {
-	struct hdr h = { XTG_MAGIC, w->idx, len, reply };
+	struct pollfd p = { .fd = fd, .events = 0 };
+	int rc;
+
+	do
+		rc = poll(&p, 1, IO_TIMEOUT_S * 1000);
+	while (rc < 0 && errno == EINTR);
+	if (rc < 0)
+		return -errno;
+	return rc ? 0 : -ETIMEDOUT;
+}
+
+/* Read what is queued on a reset socket: data, then ECONNRESET or EOF. */
+static int drain_reset(int fd, uint64_t want, uint64_t *rx)
+{
+	static __thread char buf[4096];
+	uint64_t got = 0;
+	ssize_t rc;
+
+	for (;;) {
+		rc = recv(fd, buf, sizeof(buf), 0);
+		if (rc < 0 && errno == EINTR)
+			continue;
+		if (rc <= 0)
+			break;
+		got += rc;
+		*rx += rc;
+	}
+	if (rc < 0 && errno != ECONNRESET)
+		return -errno;
+	return got == want ? 0 : -EPROTO;
+}
+
+static int request(struct worker *w, int fd, int j, uint64_t len, uint64_t reply,
+		   int abortive)
+{
+	struct hdr h = { abortive ? XTG_MAGIC_RST : XTG_MAGIC, w->idx, len,
+			 reply };
 	uint64_t tx = 0, rx = 0;
 	int rc;
 
 	rc = send_all(fd, (const char *)&h, sizeof(h), &tx);
 	if (!rc)
 		rc = send_payload(fd, len, &tx);
-	if (!rc) {
+	if (!rc && abortive) {
+		rc = wait_reset(fd);
+		if (!rc)
+			rc = drain_reset(fd, reply, &rx);
+	} else if (!rc) {
 		rc = recv_all(fd, NULL, reply, &rx);
 		rc = rc == 1 ? 0 : rc ? rc : -EPIPE;
 	}
@@ -483,7 +569,7 @@ static int bulk_to(struct worker *w, int j)
 		return fd;
 	for (r = 0; !rc && r < w->o->rounds; r++)
 		rc = request(w, fd, j, bulk_len(w->o, w->idx, j, r),
-			     bulk_reply(w->o, j, w->idx, r));
+			     bulk_reply(w->o, j, w->idx, r), 0);
 	if (!rc)
 		rc = finish(fd);
 	close(fd);
@@ -496,9 +582,20 @@ static int short_conn(struct worker *w, int k, int j)
 
 	if (fd < 0)
 		return fd;
-	rc = request(w, fd, j, short_len(k), short_reply(k));
+	rc = request(w, fd, j, short_len(k), short_reply(k), 0);
 	if (!rc)
 		rc = finish(fd);
+	close(fd);
+	return rc;
+}
+
+static int abort_conn(struct worker *w, int k, int j)
+{
+	int fd = dial(w, j), rc;
+
+	if (fd < 0)
+		return fd;
+	rc = request(w, fd, j, abort_len(k), abort_reply(k), 1);
 	close(fd);
 	return rc;
 }
@@ -518,6 +615,15 @@ static int run_clients(struct worker *w)
 		if (s != w->idx)
 			continue;
 		rc = short_conn(w, k, j);
+		if (rc)
+			return rc;
+		w->res.conns_out++;
+	}
+	for (k = 0; k < w->o->abort_conns; k++) {
+		short_pair(w->o, k, &s, &j);
+		if (s != w->idx)
+			continue;
+		rc = abort_conn(w, k, j);
 		if (rc)
 			return rc;
 		w->res.conns_out++;
@@ -757,9 +863,10 @@ static int write_truth(const struct opts *o, int ok)
 		return -errno;
 	fprintf(f, "{\n  \"schema\": \"xtgen/1\",\n  \"pid\": %d,\n"
 		"  \"mode\": \"%s\",\n  \"base\": %" PRIu64 ",\n"
-		"  \"rounds\": %d,\n  \"short_conns\": %d,\n  \"ok\": %s,\n",
+		"  \"rounds\": %d,\n  \"short_conns\": %d,\n"
+		"  \"abort_conns\": %d,\n  \"ok\": %s,\n",
 		(int)getpid(), modes[o->mode], o->base, o->rounds,
-		o->short_conns, ok ? "true" : "false");
+		o->short_conns, o->abort_conns, ok ? "true" : "false");
 	write_workers(f, o);
 	write_flows(f, o);
 	fprintf(f, "}\n");
@@ -850,12 +957,13 @@ static int run(const struct opts *o)
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: xtgen [-w WORKERS] [-b BASE] [-r ROUNDS] [-s SHORT] [-6|-m]\n"
+		"usage: xtgen [-w WORKERS] [-b BASE] [-r ROUNDS] [-s SHORT] [-x ABORT] [-6|-m]\n"
 		"             [-l LINGER_MS] [-o TRUTH.json]\n"
 		"  -w  worker processes (2..%d, default 4)\n"
 		"  -b  base bytes per bulk round (0 = no bulk connections)\n"
 		"  -r  request/reply rounds per persistent connection (default 3)\n"
 		"  -s  short-lived connections (default 0)\n"
+		"  -x  short-lived connections the server resets (default 0)\n"
 		"  -6  all workers listen on ::1; -m odd workers on ::1\n"
 		"  -l  ms to keep workers alive after the transfers (default 300)\n"
 		"  -o  write the ground truth JSON here\n", MAX_WORKERS);
@@ -875,7 +983,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 	long long v;
 	int c, rc = 0;
 
-	while (!rc && (c = getopt(argc, argv, "w:b:r:s:6ml:o:h")) != -1) {
+	while (!rc && (c = getopt(argc, argv, "w:b:r:s:x:6ml:o:h")) != -1) {
 		switch (c) {
 		case 'w':
 			rc = parse_num(optarg, 2, MAX_WORKERS, &v);
@@ -892,6 +1000,10 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		case 's':
 			rc = parse_num(optarg, 0, MAX_SHORT, &v);
 			o->short_conns = v;
+			break;
+		case 'x':
+			rc = parse_num(optarg, 0, MAX_SHORT, &v);
+			o->abort_conns = v;
 			break;
 		case 'l':
 			rc = parse_num(optarg, 0, 60000, &v);
@@ -913,7 +1025,8 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 			rc = -EINVAL;
 		}
 	}
-	if (!rc && (optind != argc || (!o->base && !o->short_conns)))
+	if (!rc && (optind != argc ||
+		    (!o->base && !o->short_conns && !o->abort_conns)))
 		rc = -EINVAL;
 	return rc;
 }

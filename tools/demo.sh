@@ -14,6 +14,7 @@ XT=build/xfertrace
 PY=/usr/bin/python3
 DIR=build/demo
 STATE=$DIR/cluster.json
+export PYTHONDONTWRITEBYTECODE=1
 
 if [ ! -x "$XT" ]; then
 	echo "demo: $XT missing; run make all" >&2

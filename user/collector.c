@@ -791,13 +791,7 @@ static void set_autoload(struct xfertrace_bpf *s, const struct xt_hooks *h)
 	bpf_program__set_autoload(s->progs.state_btf, st == XT_HOOK_TP_BTF);
 	bpf_program__set_autoload(s->progs.state_raw, st == XT_HOOK_RAW_TP);
 	bpf_program__set_autoload(s->progs.switch_btf, sc == XT_HOOK_TP_BTF);
-	bpf_program__set_autoload(s->progs.wakeup_btf, sc == XT_HOOK_TP_BTF);
-	bpf_program__set_autoload(s->progs.wakeup_new_btf,
-				  sc == XT_HOOK_TP_BTF);
 	bpf_program__set_autoload(s->progs.switch_raw, sc == XT_HOOK_RAW_TP);
-	bpf_program__set_autoload(s->progs.wakeup_raw, sc == XT_HOOK_RAW_TP);
-	bpf_program__set_autoload(s->progs.wakeup_new_raw,
-				  sc == XT_HOOK_RAW_TP);
 	bpf_program__set_autoload(s->progs.dump_listeners, h->iter_listeners);
 }
 
@@ -891,6 +885,7 @@ int collector__new(const struct collector_opts *opts, struct collector **out)
 		*out = c;
 		return 0;
 	}
+	c->skel->bss->attach_boot_ns = now_boot_ns();
 	err = xfertrace_bpf__attach(c->skel);
 	if (err) {
 		p_err("attaching BPF programs failed: %s", strerror(-err));

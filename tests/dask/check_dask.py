@@ -21,7 +21,8 @@ Checks:
    comm.write() reported ("compressed");
  - worker->worker flows Dask logged nothing for (requests, handshakes) sum
    to under --tolerance of the logged bytes;
- - drops all zero, trace not truncated, sum(flows.tx_bytes) ==
+ - drops all zero (except harvest_overruns, a timing count), trace not
+   truncated, sum(flows.tx_bytes) ==
    totals.tx_bytes.
 """
 import argparse
@@ -131,8 +132,13 @@ def check_flows(c, rep, cl, dk, tol):
 
 
 def check_totals(c, rep):
-    drops = rep.get("drops", {})
-    c.check(all(v == 0 for v in drops.values()), "drops all zero",
+    # harvest_overruns counts late harvest ticks (a busy 2-core box), not
+    # lost data: counters are cumulative. Shown, not required to be zero.
+    drops = {k: v for k, v in rep.get("drops", {}).items()
+             if k != "harvest_overruns"}
+    c.check(all(v == 0 for v in drops.values()),
+            "drops all zero (harvest_overruns "
+            f"{rep.get('drops', {}).get('harvest_overruns')} not counted)",
             json.dumps(drops))
     c.check(not rep["trace"].get("truncated"), "trace not truncated")
     tx = sum(f["tx_bytes"] for f in rep["flows"])

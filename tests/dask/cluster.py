@@ -10,6 +10,9 @@
 `start` launches one scheduler and N workers (each `--nthreads 1`, one
 nanny per worker unless --no-nanny) as separate OS processes through
 /usr/bin/python3, on loopback with random free ports and no dashboard,
+(2022.12.1 still opens its HTTP server, /health and /metrics, with
+--no-dashboard: by default the scheduler's on 0.0.0.0:8787 and [::]:8787,
+each worker's on a random port on all interfaces; we bind them to HOST:0),
 waits until all N workers are registered and writes FILE (JSON):
 
     {"schema": "xfertrace.dask-cluster/1", "host": ..., "nanny": bool,
@@ -107,13 +110,15 @@ def wait_file(path, procs, timeout):
 def scheduler_argv(args, sched_file):
     return [PY, "-m", "distributed.cli.dask_scheduler", "--host", args.host,
             "--port", "0", "--no-dashboard", "--no-show",
+            "--dashboard-address", f"{args.host}:0",
             "--scheduler-file", sched_file]
 
 
 def worker_argv(args, addr, i, wdir):
     return [PY, "-m", "distributed.cli.dask_worker", addr,
             "--host", args.host, "--nthreads", "1", "--nworkers", "1",
-            "--no-dashboard", "--nanny" if args.nanny else "--no-nanny",
+            "--no-dashboard", "--dashboard-address", f"{args.host}:0",
+            "--nanny" if args.nanny else "--no-nanny",
             "--name", f"w{i}", "--memory-limit", args.memory_limit,
             "--local-directory", wdir, "--death-timeout", "60"]
 

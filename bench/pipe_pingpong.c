@@ -1,0 +1,156 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * pipe_pingpong: two processes bounce a message over a pair of pipes.
+ *
+ *   pipe_pingpong [-s MSG_BYTES] [-n ROUND_TRIPS] [-c CPU]
+ *
+ * No sockets: this measures the cost added to context switches
+ * (sched_switch). With -c both processes are pinned to one CPU, so each
+ * round trip is exactly two switches between them. Prints one key=value line.
+ */
+#include <errno.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static int pin(int cpu)
+{
+	cpu_set_t set;
+
+	if (cpu < 0)
+		return 0;
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	return sched_setaffinity(0, sizeof(set), &set) ? -errno : 0;
+}
+
+/* Reads exactly len bytes; 1 on clean EOF before any byte, <0 on error. */
+static int read_full(int fd, char *buf, size_t len)
+{
+	size_t got = 0;
+
+	while (got < len) {
+		ssize_t n = read(fd, buf + got, len - got);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			return got ? -EPIPE : 1;
+		got += n;
+	}
+	return 0;
+}
+
+static int write_all(int fd, const char *buf, size_t len)
+{
+	while (len) {
+		ssize_t n = write(fd, buf, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -errno;
+		buf += n;
+		len -= n;
+	}
+	return 0;
+}
+
+static int echo(int rfd, int wfd, size_t msg, int cpu)
+{
+	char *buf = malloc(msg);
+	int r;
+
+	if (!buf || pin(cpu))
+		return 1;
+	while ((r = read_full(rfd, buf, msg)) == 0)
+		if (write_all(wfd, buf, msg))
+			return 1;
+	return r == 1 ? 0 : 1;
+}
+
+static int bounce(int rfd, int wfd, size_t msg, unsigned long n, int cpu,
+		  double *wall)
+{
+	char *buf = malloc(msg);
+	unsigned long i;
+	double t0;
+
+	if (!buf || pin(cpu))
+		return -1;
+	memset(buf, 'p', msg);
+	t0 = now_s();
+	for (i = 0; i < n; i++)
+		if (write_all(wfd, buf, msg) || read_full(rfd, buf, msg))
+			return -1;
+	*wall = now_s() - t0;
+	free(buf);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	int opt, st, err, cpu = -1, req[2], rsp[2];
+	unsigned long n = 150000;
+	size_t msg = 64;
+	double wall = 0;
+	pid_t pid;
+
+	while ((opt = getopt(argc, argv, "s:n:c:")) != -1) {
+		switch (opt) {
+		case 's':
+			msg = strtoul(optarg, NULL, 0);
+			break;
+		case 'n':
+			n = strtoul(optarg, NULL, 0);
+			break;
+		case 'c':
+			cpu = atoi(optarg);
+			break;
+		default:
+			fprintf(stderr, "usage: %s [-s MSG_BYTES] [-n ROUND_TRIPS] [-c CPU]\n",
+				argv[0]);
+			return 2;
+		}
+	}
+	if (!msg || !n || pipe(req) || pipe(rsp))
+		return 2;
+	pid = fork();
+	if (pid < 0)
+		return 1;
+	if (pid == 0) {
+		close(req[1]);
+		close(rsp[0]);
+		_exit(echo(req[0], rsp[1], msg, cpu));
+	}
+	close(req[0]);
+	close(rsp[1]);
+	err = bounce(rsp[0], req[1], msg, n, cpu, &wall);
+	close(req[1]);
+	if (err)
+		kill(pid, SIGKILL);
+	if (waitpid(pid, &st, 0) < 0 || !WIFEXITED(st) || WEXITSTATUS(st))
+		err = -1;
+	if (err) {
+		fprintf(stderr, "pipe_pingpong: failed\n");
+		return 1;
+	}
+	printf("pipe_pingpong msg=%zu cpu=%d ops=%lu wall_s=%.6f ops_per_s=%.1f us_per_rtt=%.3f\n",
+	       msg, cpu, n, wall, n / wall, wall / n * 1e6);
+	return 0;
+}

@@ -1,0 +1,216 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * tcp_pingpong: loopback TCP request/response between two processes.
+ *
+ *   tcp_pingpong [-s MSG_BYTES] [-n ROUND_TRIPS] [-c CPU]
+ *
+ * The parent sends MSG_BYTES (default 64), the child echoes them back;
+ * N round trips, TCP_NODELAY on both ends. With -c both processes are
+ * pinned to that CPU (sched_setaffinity), so every round trip is two
+ * direct context switches. Prints one key=value line.
+ */
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static int pin(int cpu)
+{
+	cpu_set_t set;
+
+	if (cpu < 0)
+		return 0;
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	return sched_setaffinity(0, sizeof(set), &set) ? -errno : 0;
+}
+
+static int listen_loopback(unsigned short *port)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET };
+	socklen_t len = sizeof(a);
+	int fd;
+
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	fd = socket(AF_INET, SOCK_STREAM, 0);
+	if (fd < 0)
+		return -errno;
+	if (bind(fd, (struct sockaddr *)&a, sizeof(a)) ||
+	    listen(fd, 16) ||
+	    getsockname(fd, (struct sockaddr *)&a, &len)) {
+		close(fd);
+		return -errno;
+	}
+	*port = ntohs(a.sin_port);
+	return fd;
+}
+
+static int connect_loopback(unsigned short port)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET };
+	int fd;
+
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	a.sin_port = htons(port);
+	fd = socket(AF_INET, SOCK_STREAM, 0);
+	if (fd < 0)
+		return -errno;
+	if (connect(fd, (struct sockaddr *)&a, sizeof(a))) {
+		close(fd);
+		return -errno;
+	}
+	return fd;
+}
+
+static void nodelay(int fd)
+{
+	int one = 1;
+
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+}
+
+/* Reads exactly len bytes; 1 on clean EOF before any byte, <0 on error. */
+static int read_full(int fd, char *buf, size_t len)
+{
+	size_t got = 0;
+
+	while (got < len) {
+		ssize_t n = read(fd, buf + got, len - got);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			return got ? -EPIPE : 1;
+		got += n;
+	}
+	return 0;
+}
+
+static int write_all(int fd, const char *buf, size_t len)
+{
+	while (len) {
+		ssize_t n = write(fd, buf, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -errno;
+		buf += n;
+		len -= n;
+	}
+	return 0;
+}
+
+static int echo_server(int lfd, size_t msg, int cpu)
+{
+	char *buf = malloc(msg);
+	int fd, r;
+
+	if (!buf || pin(cpu))
+		return 1;
+	fd = accept(lfd, NULL, NULL);
+	if (fd < 0)
+		return 1;
+	close(lfd);
+	nodelay(fd);
+	while ((r = read_full(fd, buf, msg)) == 0)
+		if (write_all(fd, buf, msg))
+			return 1;
+	return r == 1 ? 0 : 1;
+}
+
+static int client(unsigned short port, size_t msg, unsigned long n, int cpu,
+		  double *wall)
+{
+	char *buf = malloc(msg);
+	unsigned long i;
+	double t0;
+	int fd;
+
+	if (!buf || pin(cpu))
+		return -1;
+	fd = connect_loopback(port);
+	if (fd < 0)
+		return -1;
+	nodelay(fd);
+	memset(buf, 'p', msg);
+	t0 = now_s();
+	for (i = 0; i < n; i++)
+		if (write_all(fd, buf, msg) || read_full(fd, buf, msg))
+			return -1;
+	*wall = now_s() - t0;
+	close(fd);
+	free(buf);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	unsigned long n = 100000;
+	size_t msg = 64;
+	int opt, lfd, st, err, cpu = -1;
+	unsigned short port;
+	double wall = 0;
+	pid_t pid;
+
+	while ((opt = getopt(argc, argv, "s:n:c:")) != -1) {
+		switch (opt) {
+		case 's':
+			msg = strtoul(optarg, NULL, 0);
+			break;
+		case 'n':
+			n = strtoul(optarg, NULL, 0);
+			break;
+		case 'c':
+			cpu = atoi(optarg);
+			break;
+		default:
+			fprintf(stderr, "usage: %s [-s MSG_BYTES] [-n ROUND_TRIPS] [-c CPU]\n",
+				argv[0]);
+			return 2;
+		}
+	}
+	if (!msg || !n)
+		return 2;
+	lfd = listen_loopback(&port);
+	if (lfd < 0) {
+		fprintf(stderr, "tcp_pingpong: listen: %s\n", strerror(-lfd));
+		return 1;
+	}
+	pid = fork();
+	if (pid < 0)
+		return 1;
+	if (pid == 0)
+		_exit(echo_server(lfd, msg, cpu));
+	close(lfd);
+	err = client(port, msg, n, cpu, &wall);
+	if (err)
+		kill(pid, SIGKILL);
+	if (waitpid(pid, &st, 0) < 0 || !WIFEXITED(st) || WEXITSTATUS(st))
+		err = -1;
+	if (err) {
+		fprintf(stderr, "tcp_pingpong: failed\n");
+		return 1;
+	}
+	printf("tcp_pingpong msg=%zu cpu=%d ops=%lu wall_s=%.6f ops_per_s=%.1f us_per_rtt=%.3f\n",
+	       msg, cpu, n, wall, n / wall, wall / n * 1e6);
+	return 0;
+}
