@@ -128,8 +128,10 @@ static int echo_server(int lfd, int conns)
 		return 1;
 	while (accepted < conns || open > 0) {
 		n = epoll_wait(ep, evs, 256, 30000);
+		if (n < 0 && errno == EINTR)
+			continue;
 		if (n <= 0)
-			return n < 0 && errno == EINTR ? 1 : 1;
+			return 1;
 		for (i = 0; i < n; i++) {
 			int fd = evs[i].data.fd;
 
@@ -232,7 +234,7 @@ int main(int argc, char **argv)
 {
 	struct opts o = { .conns = 1000, .secs = 5, .rate = 1, .msg = 64 };
 	int opt, lfd, st, err;
-	unsigned short port;
+	unsigned short port = 0;
 	long long sent = 0;
 	double wall = 0;
 	pid_t pid;

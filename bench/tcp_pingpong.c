@@ -167,7 +167,7 @@ int main(int argc, char **argv)
 	unsigned long n = 100000;
 	size_t msg = 64;
 	int opt, lfd, st, err, cpu = -1;
-	unsigned short port;
+	unsigned short port = 0;
 	double wall = 0;
 	pid_t pid;
 

@@ -136,7 +136,7 @@ int main(int argc, char **argv)
 {
 	size_t msg = 65536;
 	unsigned long n = 40000;
-	unsigned short port;
+	unsigned short port = 0;
 	int opt, lfd, st, err;
 	double wall = 0;
 	pid_t pid;

@@ -224,7 +224,6 @@ static __always_inline int handle_io(struct sock *sk, int ret, int flags,
 		__sync_fetch_and_add(&c->rx_calls, 1);
 	}
 	burst_add(&c->active_ns, &c->last_io_ns, now);
-	c->last_ns = now;
 	if (track_proc_active)
 		proc_account(now, bytes, tx);
 global:
