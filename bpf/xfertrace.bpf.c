@@ -108,8 +108,9 @@ static __always_inline void read_tuple(struct sock *sk, struct xt_tuple *t)
 		t->laddr[0] = BPF_CORE_READ(c, skc_rcv_saddr);
 		t->raddr[0] = BPF_CORE_READ(c, skc_daddr);
 	} else {
-		BPF_CORE_READ_INTO(t->laddr, c, skc_v6_rcv_saddr.in6_u.u6_addr32);
-		BPF_CORE_READ_INTO(t->raddr, c, skc_v6_daddr.in6_u.u6_addr32);
+		/* &array: BPF_CORE_READ_INTO copies sizeof(*dst) bytes. */
+		BPF_CORE_READ_INTO(&t->laddr, c, skc_v6_rcv_saddr.in6_u.u6_addr32);
+		BPF_CORE_READ_INTO(&t->raddr, c, skc_v6_daddr.in6_u.u6_addr32);
 	}
 }
 
@@ -143,6 +144,11 @@ static __noinline struct xt_conn *conn_create(struct sock *sk, __u64 now)
 	c.first_ns = now;
 	bpf_get_current_comm(c.comm, sizeof(c.comm));
 	read_tuple(sk, &c.tuple);
+	/*
+	 * Reading what was queued before an RST: the close event has gone
+	 * by, so user code reaps this entry at its next harvest.
+	 */
+	c.closed = BPF_CORE_READ(sk, __sk_common.skc_state) == TCP_CLOSE;
 	if (bpf_map_update_elem(&conns, &key, &c, BPF_NOEXIST) == 0) {
 		st = stats_get();
 		if (st)
@@ -183,60 +189,6 @@ static __always_inline void proc_account(__u64 now, __u64 bytes, bool tx)
 	__sync_fetch_and_add(tx ? &p->tx_bytes : &p->rx_bytes, bytes);
 }
 
-/* One send or receive that returned ret bytes. */
-static __always_inline int handle_io(struct sock *sk, int ret, int flags,
-				     bool tx)
-{
-	__u64 key = (__u64)sk, now, bytes;
-	struct xt_stats *st;
-	struct xt_conn *c;
-
-	if (ret <= 0 || !sk)
-		return 0;
-	st = stats_get();
-	if (!st)
-		return 0;
-	if (!tx && (flags & MSG_PEEK)) {
-		c = bpf_map_lookup_elem(&conns, &key);
-		if (c || sock_is_tcp(sk))
-			st->peek_skipped++;
-		return 0;
-	}
-	now = bpf_ktime_get_ns();
-	bytes = ret;
-	c = bpf_map_lookup_elem(&conns, &key);
-	if (!c) {
-		/* Unix and UDP sockets reach here too: weed them out once. */
-		if (!sock_is_tcp(sk))
-			return 0;
-		c = conn_create(sk, now);
-		if (!c) {
-			st->conn_map_full++;
-			st->conn_map_full_bytes += bytes;
-			goto global;
-		}
-	}
-	if (tx) {
-		__sync_fetch_and_add(&c->tx_bytes, bytes);
-		__sync_fetch_and_add(&c->tx_calls, 1);
-	} else {
-		__sync_fetch_and_add(&c->rx_bytes, bytes);
-		__sync_fetch_and_add(&c->rx_calls, 1);
-	}
-	burst_add(&c->active_ns, &c->last_io_ns, now);
-	if (track_proc_active)
-		proc_account(now, bytes, tx);
-global:
-	if (tx) {
-		st->tx_bytes += bytes;
-		st->tx_calls++;
-	} else {
-		st->rx_bytes += bytes;
-		st->rx_calls++;
-	}
-	return 0;
-}
-
 /* Hand the final counts of a closing socket to user code, then forget it. */
 static __always_inline void conn_close(struct sock *sk, __u64 now)
 {
@@ -268,6 +220,71 @@ static __always_inline void conn_close(struct sock *sk, __u64 now)
 	bpf_ringbuf_submit(e, 0);
 	if (st)
 		st->conns_closed++;
+}
+
+/* One send or receive that returned ret bytes. */
+static __always_inline int handle_io(struct sock *sk, int ret, int flags,
+				     bool tx)
+{
+	__u64 key = (__u64)sk, now, bytes;
+	struct xt_stats *st;
+	struct xt_conn *c;
+
+	if (ret <= 0 || !sk)
+		return 0;
+	st = stats_get();
+	if (!st)
+		return 0;
+	if (!tx && (flags & MSG_PEEK)) {
+		c = bpf_map_lookup_elem(&conns, &key);
+		if (c || sock_is_tcp(sk))
+			st->peek_skipped++;
+		return 0;
+	}
+	now = bpf_ktime_get_ns();
+	bytes = ret;
+	c = bpf_map_lookup_elem(&conns, &key);
+	/*
+	 * A closed entry whose socket is open again is a freed socket's
+	 * memory reused: hand the old counts over and start afresh.
+	 */
+	if (c && c->closed &&
+	    BPF_CORE_READ(sk, __sk_common.skc_state) != TCP_CLOSE) {
+		conn_close(sk, now);
+		c = bpf_map_lookup_elem(&conns, &key);
+		if (c && c->closed)
+			c = NULL;	/* ring full: keep the old entry intact */
+	}
+	if (!c) {
+		/* Unix and UDP sockets reach here too: weed them out once. */
+		if (!sock_is_tcp(sk))
+			return 0;
+		c = conn_create(sk, now);
+		if (!c) {
+			st->conn_map_full++;
+			st->conn_map_full_bytes += bytes;
+			goto global;
+		}
+	}
+	if (tx) {
+		__sync_fetch_and_add(&c->tx_bytes, bytes);
+		__sync_fetch_and_add(&c->tx_calls, 1);
+	} else {
+		__sync_fetch_and_add(&c->rx_bytes, bytes);
+		__sync_fetch_and_add(&c->rx_calls, 1);
+	}
+	burst_add(&c->active_ns, &c->last_io_ns, now);
+	if (track_proc_active)
+		proc_account(now, bytes, tx);
+global:
+	if (tx) {
+		st->tx_bytes += bytes;
+		st->tx_calls++;
+	} else {
+		st->rx_bytes += bytes;
+		st->rx_calls++;
+	}
+	return 0;
 }
 
 static __always_inline void listen_event(struct sock *sk, __u32 type,
@@ -575,6 +592,29 @@ int BPF_PROG(switch_raw, bool preempt, struct task_struct *prev,
 	struct sw_vals v = SW_VALS(BPF_CORE_READ, prev, next);
 
 	return handle_switch(prev, &v);
+}
+
+/* exec renames a process: keep its thread entry's comm current. */
+static __always_inline int handle_exec(struct task_struct *p)
+{
+	__u32 tid = BPF_CORE_READ(p, pid);
+	struct xt_thread *th = bpf_map_lookup_elem(&threads, &tid);
+
+	if (th)
+		BPF_CORE_READ_STR_INTO(&th->comm, p, comm);
+	return 0;
+}
+
+SEC("tp_btf/sched_process_exec")
+int BPF_PROG(exec_btf, struct task_struct *p)
+{
+	return handle_exec(p);
+}
+
+SEC("raw_tp/sched_process_exec")
+int BPF_PROG(exec_raw, struct task_struct *p)
+{
+	return handle_exec(p);
 }
 
 /* ---- startup discovery: every listening TCP socket and its owner ---- */

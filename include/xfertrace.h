@@ -38,14 +38,14 @@ struct xt_conn {
 	__u64 rx_calls;
 	__u64 active_ns;	/* time inside send/recv bursts */
 	__u64 last_io_ns;
+	__u32 closed;		/* 1 once TCP_CLOSE was seen */
+	__u32 tgid;		/* first process that moved bytes on it */
 	/* Cold: written once, when the socket is first seen. */
 	__u64 id;		/* unique per entry (global counter) */
 	__u64 owner_start_ns;	/* owner group leader start_boottime */
 	__u64 netns;		/* netns inode number */
 	__u64 cgroup_id;
 	__u64 first_ns;
-	__u32 tgid;		/* first process that moved bytes on it */
-	__u32 closed;		/* 1 once TCP_CLOSE was seen */
 	struct xt_tuple tuple;
 	char comm[XT_COMM_LEN];
 };

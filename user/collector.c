@@ -33,6 +33,8 @@ struct tsnap {
 	__u32 tid;
 	__u32 pid;
 	__u64 start_ns;
+	__u64 leader_start_ns;
+	char comm[XT_COMM_LEN];
 	__u64 cpu_ns;
 	__u64 runq_ns;
 	__u64 switches;
@@ -126,17 +128,29 @@ static void read_cmdline(__u32 pid, char *out, size_t len)
 	clean_str(out, buf, len);
 }
 
-/* Emit a process record the first time (pid, start) appears. */
-static void ensure_proc(struct collector *c, __u32 pid, __u64 start_ns,
-			__u64 netns, __u64 cgroup_id, const char *comm)
+/*
+ * Emit a process record the first time (pid, start) appears, and again
+ * when exec gives it a new name (rename: comm of its main thread).
+ */
+static void proc_emit(struct collector *c, __u32 pid, __u64 start_ns,
+		      __u64 netns, __u64 cgroup_id, const char *comm,
+		      bool rename)
 {
 	__u64 key = hkey2(pid, start_ns);
+	char *seen = hmap__get(c->procs_seen, key);
 	struct xt_rec_proc r;
 	__u32 ppid = 0;
 
-	if (hmap__get(c->procs_seen, key))
+	if (seen && !(rename && comm[0] && strncmp(seen, comm, XT_COMM_LEN)))
 		return;
-	hmap__put(c->procs_seen, key, (void *)1);
+	if (!seen) {
+		seen = calloc(1, XT_COMM_LEN);
+		if (!seen || hmap__put(c->procs_seen, key, seen)) {
+			free(seen);
+			return;
+		}
+	}
+	strncpy(seen, comm, XT_COMM_LEN - 1);
 	REC_INIT(r, XT_REC_PROC);
 	r.pid = pid;
 	r.start_ns = start_ns;
@@ -149,6 +163,12 @@ static void ensure_proc(struct collector *c, __u32 pid, __u64 start_ns,
 		read_cmdline(pid, r.cmdline, sizeof(r.cmdline));
 	}
 	emit(c, &r);
+}
+
+static void ensure_proc(struct collector *c, __u32 pid, __u64 start_ns,
+			__u64 netns, __u64 cgroup_id, const char *comm)
+{
+	proc_emit(c, pid, start_ns, netns, cgroup_id, comm, false);
 }
 
 static void emit_listen(struct collector *c, const struct xt_ev_listen *e,
@@ -253,6 +273,8 @@ static struct tsnap *thread_snap(struct collector *c,
 	s->tid = t->tid;
 	s->pid = t->tgid;
 	s->start_ns = t->start_ns;
+	s->leader_start_ns = t->leader_start_ns;
+	memcpy(s->comm, t->comm, sizeof(s->comm));
 	ensure_proc(c, t->tgid, t->leader_start_ns, 0, 0,
 		    t->tid == t->tgid ? t->comm : "");
 	REC_INIT(r, XT_REC_THREAD);
@@ -274,6 +296,10 @@ static void thread_delta(struct collector *c, const struct xt_thread *t,
 
 	if (!s)
 		return;
+	if (t->tid == t->tgid && strncmp(s->comm, t->comm, XT_COMM_LEN)) {
+		memcpy(s->comm, t->comm, sizeof(s->comm));
+		proc_emit(c, t->tgid, t->leader_start_ns, 0, 0, t->comm, true);
+	}
 	REC_INIT(r, XT_REC_THREAD_DELTA);
 	r.ts_ns = ts;
 	r.tid = t->tid;
@@ -648,6 +674,13 @@ int collector__harvest(struct collector *c)
 	ts = now_mono_ns();
 	c->harvests++;
 	c->ustats.harvests++;
+	/*
+	 * Global counters before the maps: while traffic flows the maps may
+	 * run ahead, never behind; after collector__stop() they agree.
+	 */
+	REC_INIT(st, XT_REC_STATS);
+	st.ts_ns = ts;
+	collector__kstats(c, &st.k);
 	map_walk(c, bpf_map__fd(c->skel->maps.conns), sizeof(__u64),
 		 sizeof(struct xt_conn), on_conn, ts);
 	if (!c->opts.no_proc_active)
@@ -656,9 +689,6 @@ int collector__harvest(struct collector *c)
 	harvest_threads(c, ts);
 	if (c->harvests % REAP_EVERY == 0)
 		reap_dead(c, ts);
-	REC_INIT(st, XT_REC_STATS);
-	st.ts_ns = ts;
-	collector__kstats(c, &st.k);
 	st.u = c->ustats;
 	emit(c, &st);
 	REC_INIT(iv, XT_REC_INTERVAL);
@@ -668,6 +698,11 @@ int collector__harvest(struct collector *c)
 	c->last_harvest_ns = ts;
 	emit(c, &iv);
 	return c->err;
+}
+
+void collector__stop(struct collector *c)
+{
+	xfertrace_bpf__detach(c->skel);
 }
 
 int collector__poll(struct collector *c, int timeout_ms)
@@ -792,6 +827,8 @@ static void set_autoload(struct xfertrace_bpf *s, const struct xt_hooks *h)
 	bpf_program__set_autoload(s->progs.state_raw, st == XT_HOOK_RAW_TP);
 	bpf_program__set_autoload(s->progs.switch_btf, sc == XT_HOOK_TP_BTF);
 	bpf_program__set_autoload(s->progs.switch_raw, sc == XT_HOOK_RAW_TP);
+	bpf_program__set_autoload(s->progs.exec_btf, sc == XT_HOOK_TP_BTF);
+	bpf_program__set_autoload(s->progs.exec_raw, sc == XT_HOOK_RAW_TP);
 	bpf_program__set_autoload(s->progs.dump_listeners, h->iter_listeners);
 }
 
@@ -907,8 +944,7 @@ static void free_all(struct hmap *m)
 	if (!m)
 		return;
 	while (hmap__next(m, &pos, &key, &v))
-		if (v != (void *)1)
-			free(v);
+		free(v);
 	hmap__free(m);
 }
 

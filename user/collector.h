@@ -34,6 +34,8 @@ void collector__set_sink(struct collector *c, xt_sink_fn sink, void *ctx);
 int collector__poll(struct collector *c, int timeout_ms);
 /* Read every map once and emit deltas, stats and an interval record. */
 int collector__harvest(struct collector *c);
+/* Detach every hook; a harvest after this one reads final counts. */
+void collector__stop(struct collector *c);
 /* Store a live mark, stamped now (monotonic). */
 int collector__mark(struct collector *c, const char *text, size_t len);
 /* Trace header: host, kernel, clocks, hooks. Caller owns the reference. */

@@ -836,79 +836,117 @@ static void build_flows(struct model *m)
 	}
 }
 
+/* Distinct listening and non-listening processes calling into p. */
+struct callers {
+	struct mproc *p;
+	int listening;
+	int plain;
+};
+
+static int cmp_callers(const void *a, const void *b)
+{
+	const struct callers *x = a, *y = b;
+
+	if (x->listening != y->listening)
+		return y->listening - x->listening;
+	if (x->plain != y->plain)
+		return y->plain - x->plain;
+	/* A scheduler is started before the workers that join it. */
+	return x->p->start_ns < y->p->start_ns ? -1 :
+	       x->p->start_ns > y->p->start_ns;
+}
+
+static void set_role(struct mproc *p, const char *role)
+{
+	if (!strcmp(p->role, "other"))
+		p->role = role;
+}
+
 /*
- * Roles (docs/identity.md): the scheduler is the listening process that
- * the most other processes connect to; listening processes connected to
- * it are workers, unless their child is one too (then a nanny); processes
- * that connect to it without listening are clients.
+ * Roles (docs/identity.md). Schedulers are taken one at a time, busiest
+ * first: a listening process that at least two other listening processes
+ * connect to, none of them already part of another cluster. Its listening
+ * callers are workers, its other callers clients; a worker's listening
+ * parent is its nanny.
  */
 static void assign_roles(struct model *m)
 {
-	struct hmap *pairs = hmap__new(), *callers = hmap__new();
-	struct mproc *sched = NULL;
-	long best = 1, second = 0;
-	size_t pos = 0;
-	__u64 key;
-	void *val;
-	int i, j;
+	struct hmap *pairs = hmap__new(), *idx = hmap__new();
+	struct callers *cs = calloc(m->n_procs + 1, sizeof(*cs));
+	int i, j, n = 0;
 
 	for (i = 0; i < m->n_procs; i++)
 		m->procs[i]->role = "other";
-	if (!pairs || !callers)
+	if (!pairs || !idx || !cs)
 		goto out;
-	/* Count distinct processes holding outgoing connections to each. */
-	for (i = 0; i < m->n_conns; i++) {
-		struct mconn *c = m->conns[i];
-		__u64 pk = hkey2((__u64)(unsigned long)c->proc,
-				 (__u64)(unsigned long)c->peer);
-		long n;
+	for (;;) {
+		n = 0;
+		hmap__free(pairs);
+		hmap__free(idx);
+		pairs = hmap__new();
+		idx = hmap__new();
+		if (!pairs || !idx)
+			goto out;
+		for (i = 0; i < m->n_conns; i++) {
+			struct mconn *c = m->conns[i];
+			struct callers *e;
+			__u64 pk = hkey2((__u64)(unsigned long)c->proc,
+					 (__u64)(unsigned long)c->peer);
 
-		if (!c->peer || c->accepted || c->peer == c->proc ||
-		    !c->peer->n_listens || hmap__get(pairs, pk))
-			continue;
-		hmap__put(pairs, pk, (void *)1);
-		n = (long)hmap__get(callers, (__u64)(unsigned long)c->peer) + 1;
-		hmap__put(callers, (__u64)(unsigned long)c->peer, (void *)n);
-	}
-	/* The scheduler stands out: strictly more callers than any other. */
-	while (hmap__next(callers, &pos, &key, &val)) {
-		if ((long)val > best) {
-			second = best;
-			best = (long)val;
-			sched = (struct mproc *)(unsigned long)key;
-		} else if ((long)val > second) {
-			second = (long)val;
+			if (!c->peer || c->accepted || c->peer == c->proc ||
+			    !c->peer->n_listens ||
+			    strcmp(c->peer->role, "other") ||
+			    strcmp(c->proc->role, "other") ||
+			    hmap__get(pairs, pk))
+				continue;
+			hmap__put(pairs, pk, (void *)1);
+			e = hmap__get(idx, (__u64)(unsigned long)c->peer);
+			if (!e) {
+				e = &cs[n++];
+				*e = (struct callers){ .p = c->peer };
+				hmap__put(idx, (__u64)(unsigned long)c->peer, e);
+			}
+			if (c->proc->n_listens)
+				e->listening++;
+			else
+				e->plain++;
+		}
+		if (!n)
+			break;
+		qsort(cs, n, sizeof(*cs), cmp_callers);
+		if (cs[0].listening < 2)
+			break;
+		cs[0].p->role = "scheduler";
+		for (i = 0; i < m->n_conns; i++) {
+			struct mconn *c = m->conns[i];
+
+			if (c->peer == cs[0].p && !c->accepted &&
+			    c->proc != cs[0].p)
+				set_role(c->proc, c->proc->n_listens ?
+					 "worker" : "client");
 		}
 	}
-	if (!sched || best < 2 || second == best)
-		goto out;
-	sched->role = "scheduler";
-	for (i = 0; i < m->n_conns; i++) {
-		struct mconn *c = m->conns[i];
-
-		if (c->peer != sched || c->accepted || c->proc == sched)
-			continue;
-		c->proc->role = c->proc->n_listens ? "worker" : "client";
-	}
+	/* A nanny spawns its worker; it may have moved no bytes at all. */
 	for (i = 0; i < m->n_procs; i++) {
-		struct mproc *p = m->procs[i];
+		struct mproc *w = m->procs[i];
 
-		if (strcmp(p->role, "worker"))
+		if (strcmp(w->role, "worker"))
 			continue;
 		for (j = 0; j < m->n_procs; j++) {
 			struct mproc *q = m->procs[j];
 
-			if (q != p && q->ppid == p->pid &&
-			    q->start_ns >= p->start_ns &&
-			    !strcmp(q->role, "worker")) {
-				p->role = "nanny";
+			if (q != w && q->pid == w->ppid && q->n_listens &&
+			    q->start_ns <= w->start_ns &&
+			    strcmp(q->role, "scheduler")) {
+				q->role = "nanny";
 				break;
 			}
 		}
 	}
 out:
+	free(cs);
 	hmap__free(pairs);
-	hmap__free(callers);
+	hmap__free(idx);
 }
 
 int model__resolve(struct model *m)

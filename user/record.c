@@ -292,6 +292,7 @@ int cmd_record(int argc, char **argv)
 	}
 	err = run_loop(c, w, ms, &o, child, &status);
 	/* Final harvest: whatever the loop ended on, keep what was counted. */
+	collector__stop(c);
 	if (!err)
 		err = collector__harvest(c);
 	else

@@ -132,7 +132,7 @@ static json_t *drops_json(const struct model *m, const struct load_info *li)
 	const struct xt_stats *k = &m->stats.k;
 	const struct xt_user_stats *u = &m->stats.u;
 
-	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
 			 "conn_map_full", (json_int_t)k->conn_map_full,
 			 "conn_map_full_bytes",
 			 (json_int_t)k->conn_map_full_bytes,
@@ -143,7 +143,6 @@ static json_t *drops_json(const struct model *m, const struct load_info *li)
 			 "ringbuf_full", (json_int_t)k->ringbuf_full,
 			 "marks_rejected", (json_int_t)u->marks_rejected,
 			 "write_errors", (json_int_t)u->write_errors,
-			 "harvest_overruns", (json_int_t)u->harvest_overruns,
 			 "trace_truncated", (json_int_t)(li && li->truncated));
 }
 
@@ -212,7 +211,7 @@ json_t *report__json(const struct model *m, const struct load_info *li)
 			"tx_bytes", (json_int_t)f->tx_bytes,
 			"rx_bytes", (json_int_t)f->rx_bytes));
 	}
-	trace = json_pack("{s:s, s:s, s:{s:s, s:s, s:s}, s:f, s:I, s:b, s:I, s:I}",
+	trace = json_pack("{s:s, s:s, s:{s:s, s:s, s:s}, s:f, s:I, s:b, s:I, s:I, s:I}",
 			  "host", hdr_str(m, "host"),
 			  "kernel", hdr_str(m, "kernel"),
 			  "hooks", "sock", hook_str(m, "sock"),
@@ -223,7 +222,9 @@ json_t *report__json(const struct model *m, const struct load_info *li)
 			  "truncated", li ? li->truncated : 0,
 			  "truncated_at", (json_int_t)(li && li->truncated ?
 						       li->offset : 0),
-			  "chunks", (json_int_t)(li ? li->chunks : 0));
+			  "chunks", (json_int_t)(li ? li->chunks : 0),
+			  "harvest_overruns",
+			  (json_int_t)m->stats.u.harvest_overruns);
 	totals = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:i, s:i, s:i}",
 			   "tx_bytes", (json_int_t)m->tx_bytes,
 			   "rx_bytes", (json_int_t)m->rx_bytes,
@@ -258,6 +259,8 @@ void fmt_bytes(char *buf, size_t len, double b)
 	snprintf(buf, len, i ? "%.1f%s" : "%.0f%s", b, unit[i]);
 }
 
+#define TEXT_FLOWS_MAX 40
+
 static void print_text(FILE *f, const struct model *m,
 		       const struct load_info *li)
 {
@@ -279,7 +282,7 @@ static void print_text(FILE *f, const struct model *m,
 			continue;
 		/* Keep the table readable on a busy node. */
 		if (!strcmp(p->role, "other") && !p->tx_bytes &&
-		    !p->rx_bytes && p->cpu_ns * 100 < m->cpu_ns)
+		    !p->rx_bytes && (p->cpu_ns * 100 < m->cpu_ns || !p->n_listens))
 			continue;
 		fmt_bytes(tx, sizeof(tx), p->tx_bytes);
 		fmt_bytes(rx, sizeof(rx), p->rx_bytes);
@@ -290,12 +293,15 @@ static void print_text(FILE *f, const struct model *m,
 	}
 	fprintf(f, "\nFLOWS (bytes src sent to dst)\n%-34s %-34s %10s\n",
 		"SRC", "DST", "BYTES");
-	for (i = 0; i < m->n_flows; i++) {
+	for (i = 0; i < m->n_flows && i < TEXT_FLOWS_MAX; i++) {
 		const struct mflow *fl = m->flows[i];
 
 		fmt_bytes(b, sizeof(b), fl->bytes);
 		fprintf(f, "%-34s %-34s %10s\n", fl->src, fl->dst, b);
 	}
+	if (m->n_flows > TEXT_FLOWS_MAX)
+		fprintf(f, "(%d smaller flows not shown; --format json lists all)\n",
+			m->n_flows - TEXT_FLOWS_MAX);
 	fprintf(f, "\nTOTALS  tx %llu B (kernel %llu), rx %llu B (kernel %llu), unresolved tx %llu rx %llu, cpu %.3f s, %d connections, %d processes\n",
 		(unsigned long long)m->tx_bytes,
 		(unsigned long long)k->tx_bytes,

@@ -1,9 +1,474 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * `xfertrace top [-d SEC] [-n N] [-b] [--json] [-a] [--sort KEY]
+ *  [--filter TEXT] [--rows N] [--marks-socket PATH] [--hooks H]`:
+ * live view over the same collection core as record. The collector's
+ * sink is the model; every refresh harvests, resolves, turns the model's
+ * window fields into rates, renders, resets the window and prunes what
+ * went away. Full-screen on a terminal (top_tui.c), plain-text frames
+ * with -b, NDJSON with --json. See docs/top.md.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <locale.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+#include "collector.h"
 #include "commands.h"
+#include "marksock.h"
+#include "model.h"
+#include "top_frame.h"
+#include "top_tui.h"
 #include "util.h"
+
+enum top_out { OUT_TUI, OUT_TEXT, OUT_JSON };
+
+struct top_opts {
+	double delay_s;
+	__u64 frames;			/* 0: until stopped */
+	enum top_out out;
+	bool batch_flag;
+	bool json_flag;
+	bool all;
+	struct top_view view;
+	const char *marks_path;
+	enum xt_hook want;
+};
+
+struct top_state {
+	const struct top_opts *o;
+	struct collector *c;
+	struct model *m;
+	struct marksock *ms;
+	struct top_tui *tui;
+	struct top_trials trials;
+	__u64 seq;
+};
+
+static volatile sig_atomic_t stop_signals;
+
+static void on_stop(int sig)
+{
+	stop_signals = 1;
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: xfertrace top [-d SEC] [-n N] [-b | --json] [-a] [--sort KEY] [--reverse]\n"
+		"                     [--filter TEXT] [--rows N] [--marks-socket PATH]\n"
+		"                     [--hooks auto|tp_btf|raw_tp|fexit|kprobe]\n"
+		"  -d SEC    refresh interval in seconds (default 1, 0.1 to 3600)\n"
+		"  -n N      stop after N frames\n"
+		"  -b        plain-text frames (the default when stdout is not a terminal)\n"
+		"  --json    one JSON object per frame (NDJSON)\n"
+		"  -a        every process, idle ones too\n"
+		"  --sort    total (default), rx, tx, cpu, runq, active, connections,\n"
+		"            endpoint, pid, role, peer\n"
+		"  --filter  part of an endpoint, a port, or a role (as the / key)\n"
+		"  --rows N  at most N rows per frame (batch and JSON)\n"
+		"Keys in the full-screen view: h shows them.\n");
+}
+
+static int bad_arg(const char *fmt, const char *what, const char *val)
+{
+	char buf[256];
+
+	snprintf(buf, sizeof(buf), fmt, what);
+	p_err("top: %s, not '%s'", buf, val);
+	return -EINVAL;
+}
+
+static int parse_value(int c, const char *arg, struct top_opts *o)
+{
+	char err[160];
+	__u64 v;
+
+	switch (c) {
+	case 'd':
+		if (parse_double(arg, 0.1, 3600, &o->delay_s))
+			return bad_arg("-d takes %s", "seconds from 0.1 to 3600", arg);
+		return 0;
+	case 'n':
+		if (parse_u64(arg, 1, 1ull << 40, &o->frames))
+			return bad_arg("-n takes %s", "a number of frames of at least 1", arg);
+		return 0;
+	case 'R':
+		if (parse_u64(arg, 1, 1000000, &v))
+			return bad_arg("--rows takes %s", "a number of at least 1", arg);
+		o->view.max_rows = v;
+		return 0;
+	case 's':
+		if (top_key__parse(arg, &o->view.sort))
+			return bad_arg("--sort takes %s", "total, rx, tx, cpu, runq, active, connections, endpoint, pid, role or peer", arg);
+		return 0;
+	case 'f':
+		if (top_filter__parse(arg, &o->view.filter, err, sizeof(err))) {
+			p_err("top: --filter: %s", err);
+			return -EINVAL;
+		}
+		return 0;
+	case 'H':
+		if (hook_parse(arg, &o->want))
+			return bad_arg("--hooks takes %s", "auto, tp_btf, raw_tp, fexit or kprobe", arg);
+		return 0;
+	case 'm':
+		if (!*arg) {
+			p_err("top: --marks-socket needs a path");
+			return -EINVAL;
+		}
+		o->marks_path = arg;
+		return 0;
+	}
+	return -EINVAL;
+}
+
+static int parse_args(int argc, char **argv, struct top_opts *o)
+{
+	static const struct option opts[] = {
+		{ "delay", required_argument, NULL, 'd' },
+		{ "iterations", required_argument, NULL, 'n' },
+		{ "batch", no_argument, NULL, 'b' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "all", no_argument, NULL, 'a' },
+		{ "sort", required_argument, NULL, 's' },
+		{ "reverse", no_argument, NULL, 'r' },
+		{ "filter", required_argument, NULL, 'f' },
+		{ "rows", required_argument, NULL, 'R' },
+		{ "marks-socket", required_argument, NULL, 'm' },
+		{ "hooks", required_argument, NULL, 'H' },
+		{ "help", no_argument, NULL, 'h' },
+		{},
+	};
+	int c;
+
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":d:n:bjas:rf:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'b':
+			o->batch_flag = true;
+			break;
+		case 'j':
+			o->json_flag = true;
+			break;
+		case 'a':
+			o->all = true;
+			break;
+		case 'r':
+			o->view.reverse = true;
+			break;
+		case 'h':
+			usage(stdout);
+			return 1;
+		case ':':
+			p_err("top: option '%s' needs a value (try --help)",
+			      argv[optind - 1]);
+			return -EINVAL;
+		case '?':
+			p_err("top: unknown option '%s' (try --help)",
+			      argv[optind - 1]);
+			return -EINVAL;
+		default:
+			if (parse_value(c, optarg, o))
+				return -EINVAL;
+		}
+	}
+	if (optind < argc) {
+		p_err("top: unexpected argument '%s' (try --help)", argv[optind]);
+		return -EINVAL;
+	}
+	if (o->batch_flag && o->json_flag) {
+		p_err("top: -b and --json are two output formats; pick one");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* Full screen only on a terminal; say so once when falling back. */
+static void pick_output(struct top_opts *o)
+{
+	if (o->json_flag) {
+		o->out = OUT_JSON;
+	} else if (o->batch_flag) {
+		o->out = OUT_TEXT;
+	} else if (!isatty(STDOUT_FILENO) || !isatty(STDIN_FILENO)) {
+		o->out = OUT_TEXT;
+		fprintf(stderr, "xfertrace: %s is not a terminal: printing plain-text frames (batch mode, as with -b)\n",
+			isatty(STDOUT_FILENO) ? "stdin" : "stdout");
+	} else {
+		o->out = OUT_TUI;
+	}
+}
+
+/*
+ * model__prune() frees a gone process even when a surviving thread or
+ * closed connection still points at it, and frees the listeners of a
+ * gone process it keeps (docs/top-core-requests.md). Lower the cut-off
+ * below such processes so nothing left behind can dangle.
+ */
+static bool proc_freed(const struct mproc *p, __u64 before)
+{
+	return p->gone && p->gone_ns < before && p->n_live_conns <= 0;
+}
+
+static __u64 unsafe_limit(const struct model *m, __u64 before)
+{
+	__u64 lim = before;
+	int i;
+
+	for (i = 0; i < m->n_conns; i++) {
+		const struct mconn *c = m->conns[i];
+
+		if (!(c->closed && c->last_ns < before) &&
+		    proc_freed(c->proc, before) && c->proc->gone_ns < lim)
+			lim = c->proc->gone_ns;
+	}
+	for (i = 0; i < m->n_threads; i++) {
+		const struct mthread *t = m->threads[i];
+
+		if (!t->exited && proc_freed(t->proc, before) &&
+		    t->proc->gone_ns < lim)
+			lim = t->proc->gone_ns;
+	}
+	for (i = 0; i < m->n_procs; i++) {
+		const struct mproc *p = m->procs[i];
+
+		if (p->gone && p->gone_ns < before && p->n_live_conns > 0 &&
+		    p->n_listens && p->gone_ns < lim)
+			lim = p->gone_ns;
+	}
+	return lim;
+}
+
+static __u64 safe_prune_before(const struct model *m, __u64 before)
+{
+	__u64 lim;
+
+	/* Each pass only lowers the cut-off; one pass is the usual case. */
+	while ((lim = unsafe_limit(m, before)) < before)
+		before = lim;
+	return before;
+}
+
+static int emit_frame(struct top_state *s, struct top_frame *f)
+{
+	json_t *j;
+	int err = 0;
+
+	switch (s->o->out) {
+	case OUT_TUI:
+		top_tui__frame(s->tui, f);
+		return 0;
+	case OUT_TEXT:
+		err = top_print_text(stdout, f, &s->o->view);
+		break;
+	case OUT_JSON:
+		j = top_frame__json(f, &s->o->view);
+		if (!j)
+			return -ENOMEM;
+		if (json_dumpf(j, stdout, JSON_COMPACT | JSON_PRESERVE_ORDER))
+			err = -EIO;
+		json_decref(j);
+		fputc('\n', stdout);
+		break;
+	}
+	if (!err && (fflush(stdout) || ferror(stdout)))
+		err = errno ? -errno : -EIO;
+	return err;
+}
+
+/* One refresh: harvest, resolve, rates, render, new window, prune. */
+static int tick(struct top_state *s)
+{
+	struct top_build_opts bo = {
+		.show_all = s->tui ? top_tui__show_all(s->tui) : s->o->all,
+		.marks_on = s->ms != NULL,
+	};
+	struct top_frame f;
+	int err;
+
+	err = collector__harvest(s->c);
+	if (err)
+		return err;
+	model__resolve(s->m);
+	err = top_frame__build(&f, s->m, &bo, &s->trials);
+	if (err)
+		return err;
+	f.seq = ++s->seq;
+	err = emit_frame(s, &f);
+	top_frame__free(&f);
+	model__window_reset(s->m, s->m->last_ns);
+	model__prune(s->m, safe_prune_before(s->m, s->m->last_ns));
+	return err;
+}
+
+static int run_loop(struct top_state *s)
+{
+	__u64 interval = s->o->delay_s * 1e9, now = now_mono_ns();
+	__u64 next = now + interval, frames = 0;
+	struct pollfd pf[3] = {
+		{ .fd = collector__ringbuf_fd(s->c), .events = POLLIN },
+		{ .fd = s->ms ? marksock__fd(s->ms) : -1, .events = POLLIN },
+		{ .fd = s->tui ? STDIN_FILENO : -1, .events = POLLIN },
+	};
+	int err = 0, timeout;
+
+	while (!stop_signals) {
+		now = now_mono_ns();
+		timeout = next > now ? (next - now) / 1000000 + 1 : 0;
+		poll(pf, 3, timeout);
+		err = collector__poll(s->c, 0);
+		if (!err && s->ms && (pf[1].revents & POLLIN))
+			err = marksock__drain(s->ms, s->c);
+		if (err)
+			break;
+		/* Keys, and KEY_RESIZE after a SIGWINCH cut poll short. */
+		if (s->tui && top_tui__input(s->tui))
+			break;
+		if (now_mono_ns() < next)
+			continue;
+		err = tick(s);
+		if (err)
+			break;
+		next += interval;
+		if (next <= now_mono_ns()) {
+			collector__user_stats(s->c)->harvest_overruns++;
+			next = now_mono_ns() + interval;
+		}
+		if (s->o->frames && ++frames >= s->o->frames)
+			break;
+	}
+	return err;
+}
+
+/* A marks socket someone still reads (a running record) is not ours. */
+static bool socket_in_use(const char *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd, ok;
+
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return false;
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return false;
+	ok = !connect(fd, (struct sockaddr *)&sa, sizeof(sa));
+	close(fd);
+	return ok;
+}
+
+static int open_marks(struct top_state *s)
+{
+	const char *path = s->o->marks_path;
+	int err;
+
+	if (socket_in_use(path)) {
+		p_err("top: %s is in use (a running record?); give top its own --marks-socket path",
+		      path);
+		return -EBUSY;
+	}
+	err = marksock__open(path, &s->ms);
+	if (err)
+		p_err("top: cannot listen for marks on %s: %s", path,
+		      err == -EEXIST ? "a file that is not a socket is there" :
+		      strerror(-err));
+	return err;
+}
+
+static void install_signals(void)
+{
+	struct sigaction sa = { .sa_handler = on_stop };
+
+	/* Before initscr(): ncurses then leaves these to us. */
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+}
+
+static int setup(struct top_state *s, struct top_opts *o)
+{
+	struct collector_opts co = {
+		.interval_ms = o->delay_s * 1000,
+		.burst_gap_ns = 5000000ull,
+		.want = o->want,
+		.sink = model__sink,
+	};
+	json_t *hdr;
+	int err;
+
+	s->m = model__new();
+	if (!s->m)
+		return -ENOMEM;
+	co.sink_ctx = s->m;
+	err = collector__new(&co, &s->c);
+	if (err)
+		return err;
+	hdr = collector__header(s->c);
+	model__set_header(s->m, hdr);
+	json_decref(hdr);
+	if (o->marks_path) {
+		err = open_marks(s);
+		if (err)
+			return err;
+	}
+	/* Listeners known, counters zero: the first window starts here. */
+	err = collector__harvest(s->c);
+	if (err)
+		return err;
+	model__window_reset(s->m, s->m->last_ns);
+	if (o->out == OUT_TUI) {
+		struct top_tui_opts to = {
+			.view = o->view,
+			.show_all = o->all,
+			.marks_on = s->ms != NULL,
+			.delay_s = o->delay_s,
+		};
+
+		setlocale(LC_ALL, "");
+		err = top_tui__new(&to, &s->tui);
+		if (err)
+			p_err("top: cannot start the full-screen view: %s (try -b)",
+			      strerror(-err));
+	}
+	return err;
+}
 
 int cmd_top(int argc, char **argv)
 {
-	p_err("top: not available in this build");
-	return 1;
+	struct top_opts o = { .delay_s = 1, .view.sort = TOP_K_TOTAL };
+	struct top_state s = { .o = &o };
+	int err, ret = 1;
+
+	err = parse_args(argc, argv, &o);
+	if (err)
+		return err > 0 ? 0 : 2;
+	pick_output(&o);
+	install_signals();
+	err = setup(&s, &o);
+	if (!err) {
+		err = run_loop(&s);
+		top_tui__free(s.tui);
+		s.tui = NULL;
+		if (err == -EPIPE)
+			ret = 0;	/* the reader went away: done */
+		else if (err)
+			p_err("top: %s", strerror(-err));
+		else
+			ret = 0;
+	}
+	top_tui__free(s.tui);
+	top_trials__free(&s.trials);
+	marksock__free(s.ms);
+	collector__free(s.c);
+	model__free(s.m);
+	return ret;
 }

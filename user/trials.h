@@ -1,0 +1,222 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * Per-trial transfer-against-compute attribution (docs/attribution.md).
+ *
+ * Marks (the workload's SIM_TIMING / AGG_TIMING / TRIAL_BEGIN / TRIAL_END
+ * lines, from a log file or from the trace's live MARK records) say which
+ * task of which trial ran on which Dask worker and when. A second pass over
+ * the trace gives, per harvest interval ("bin"), the bytes each worker
+ * received from each other worker and the CPU of each worker's threads.
+ * Those measured quantities are shared out to trials; whatever cannot be
+ * shared goes to `unattributed`, so totals are conserved exactly.
+ *
+ * trials.c: marks intake, trial and task assembly, public API
+ * trials_attr.c: trace series and the sharing rules
+ * trials_out.c: JSON, text, diagnostics and the verdict
+ * compare.c: `report --compare A B`
+ */
+#ifndef XT_TRIALS_H
+#define XT_TRIALS_H
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <jansson.h>
+#include "marks.h"
+#include "model.h"
+
+/* Clock slack around mark times: NTP skew between machines. */
+#define TRIALS_SLACK_NS		5000000LL		/* 5 ms */
+/* A mark this far outside the trace has a wrong clock or another run. */
+#define TRIALS_OUTSIDE_NS	1000000000LL		/* 1 s */
+/* Problem lines kept for the report (all are counted). */
+#define TRIALS_PROBLEMS_MAX	50
+
+struct trials_opts {
+	const char *marks_path;	/* log file or "-"; NULL: live MARK records */
+	__s64 slack_ns;		/* 0: TRIALS_SLACK_NS */
+};
+
+struct trials;
+
+/* Marks given or live marks in the trace: is there anything to do? */
+bool trials__wanted(const struct model *m, const struct trials_opts *o);
+/*
+ * Read the marks, re-read the trace at trace_path for the time series and
+ * attribute. m is report__load()'s model of the same file. Prints its own
+ * errors; returns 0 or a negative errno (marks file unreadable).
+ */
+int trials__analyze(const char *trace_path, const struct model *m,
+		    const struct trials_opts *o, struct trials **out);
+/* Add "trials", "diagnostics" and "marks" to a report__json() root. */
+void trials__add_json(const struct trials *t, json_t *root);
+/* The per-trial table, diagnostics and verdict, after the base report. */
+void trials__print(const struct trials *t, FILE *f);
+void trials__free(struct trials *t);
+
+/* Run-level figures, for --compare. */
+struct trials_summary {
+	int n_trials;		/* trials with timing */
+	double window_s;	/* first trial start to last trial end */
+	double trials_per_min;
+	double bytes_per_trial;
+	double transfer_share;	/* sum transfer_ns / sum wall_ns */
+	double split_rate;	/* -1: no trial had an aggregation */
+	double dup_factor;	/* -1: unknown */
+	double unattributed_share;
+	bool transfer_dominates;
+};
+void trials__summary(const struct trials *t, struct trials_summary *s);
+const char *trials__verdict(const struct trials *t);
+
+/* `report --compare A B [--marks-a F] [--marks-b F]`. Exit status. */
+int trials__compare(const char *a, const char *b,
+		    const struct trials_opts *oa,
+		    const struct trials_opts *ob, bool json);
+
+/* ---- internal: shared by trials*.c and compare.c ---- */
+
+struct tr_problem {
+	__u64 line;		/* line in the marks file, or mark number */
+	char reason[XT_MARK_ERR_MAX + 64];
+};
+
+struct tr_task {
+	__u32 kind;		/* XT_MARK_SIM or XT_MARK_AGG */
+	int trial;
+	int worker;		/* index in workers[] */
+	bool timed;		/* end time known and inside the trace */
+	bool cpu_ok;		/* window usable for CPU sharing */
+	__s64 start, end;	/* trace monotonic ns */
+	__u64 dur_ns;
+	double dur_ms;
+	__u64 seed;
+	char target[XT_MARK_ID_LEN];
+	__u32 n_inputs;		/* AGG: n_sim_returns */
+	double claimed_bytes;	/* AGG: total_inline_mb * 1e6 */
+	__u32 local_inputs;	/* AGG: sims of the trial on its worker */
+	int demand;		/* AGG: index in demands[], -1 */
+	__u64 line;
+	/* results */
+	__u64 cpu_ns, comm_cpu_ns;
+};
+
+enum tr_mode {
+	TR_NONE = 0,		/* no usable times: nothing attributed */
+	TR_TASK,		/* SIM/AGG lines with times */
+	TR_TRIAL,		/* TRIAL_BEGIN/END only */
+};
+
+struct tr_trial {
+	char id[XT_MARK_ID_LEN + 12];
+	char param_id[XT_MARK_ID_LEN];
+	char run_id[XT_MARK_ID_LEN];
+	bool has_begin, has_end, timed;
+	__s64 begin, end;	/* as logged, when has_begin/has_end */
+	__s64 t0, t1;		/* effective span */
+	int n_sims, n_aggs, n_agg_workers;
+	bool split;
+	enum tr_mode mode;
+	bool partial;		/* span not wholly inside the trace */
+	bool dropped;		/* every timed mark was outside the trace */
+	int n_in_trace, n_outside;	/* its timed marks */
+	double unique_bytes;	/* result bytes, each counted once */
+	double need_bytes;	/* what the marks say had to move */
+	int *tasks;
+	int n_tasks;
+	int next;		/* next instance of the same param_id */
+	/* results */
+	__u64 compute_ns, comm_ns, bytes, transfer_ns;
+};
+
+struct tr_bin_series {		/* per bin, for a worker seen locally */
+	__u64 cpu_main, cpu_other, runq, active, io;
+};
+
+struct tr_worker {
+	char name[XT_NAME_LEN];
+	const struct mproc *proc;	/* local process, or NULL */
+	bool from_marks;
+	bool have_active;		/* PROC_DELTA records seen */
+	struct tr_bin_series *s;	/* n_bins, NULL if not local */
+	/* per bin, what task-level sharing left for the trial level */
+	__u64 *left_bytes, *left_compute, *left_comm;
+	/* per bin, the burst-active time to share and the bytes it covers */
+	__u64 *xfer_pool, *xfer_den;
+	/* window totals */
+	__u64 w_cpu, w_compute, w_comm, w_runq, w_active, w_rx_w2w;
+};
+
+struct tr_sample {		/* bytes src -> dst within one bin */
+	int bin, src, dst;
+	__u64 bytes;		/* worker-to-worker bytes */
+	__u64 active_ns;	/* the connections' burst-active time */
+	__u64 conn_bytes;	/* all bytes on those connections */
+	__u64 left;		/* scratch: not yet shared */
+};
+
+struct tr_demand {		/* one trial's fetch into one worker */
+	int trial, worker;
+	__s64 a, b;		/* fetch window: last sim end .. agg start */
+	__u64 *need_from;	/* n_workers + 1 (last: unknown place) */
+	__u64 *rem_from;
+	__u64 need, rem;
+	__u64 got, transfer_ns, bin_got;
+	int n_aggs;
+	double claimed_bytes;	/* largest claim among its aggregations */
+};
+
+struct tr_marks_info {
+	const char *source;	/* "file" or "trace" */
+	char path[256];
+	__u64 lines, marks, ignored, bad, bad_dropped;
+	__u64 outside, untimed, clipped, used;
+	__u64 trials_outside;
+	struct tr_problem *problems;
+	int n_problems;
+	__u64 problems_dropped;
+};
+
+struct trials {
+	const struct model *m;
+	__s64 off;			/* unix ns = mono ns + off */
+	__s64 slack;
+	__s64 span0, span1;		/* trace span, monotonic */
+	struct tr_marks_info mi;
+	struct tr_trial *trials;
+	int n_trials;
+	struct tr_task *tasks;
+	int n_tasks;
+	struct tr_worker *workers;
+	int n_workers;
+	__s64 *bin_lo, *bin_hi;
+	int n_bins;
+	struct tr_sample *samples;
+	int n_samples;
+	struct tr_demand *demands;
+	int n_demands;
+	/* window and conservation */
+	bool have_window;
+	__s64 w0, w1;
+	int win_lo, win_hi;
+	__u64 w_bytes, w_cpu, w_compute, w_comm, w_runq;
+	__u64 a_bytes, a_compute, a_comm;	/* attributed */
+	__u64 un_bytes, un_compute, un_comm;	/* unattributed */
+	__u64 burst_gap_ns;
+	int n_task_level, n_trial_level, n_untimed;
+	char verdict[512];
+	void *priv;
+};
+
+/* trials.c */
+int tr_worker_get(struct trials *t, const char *name, bool from_marks);
+int tr_worker_find(const struct trials *t, const char *name);
+void tr_problem(struct tr_marks_info *mi, __u64 line, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+void tr_split_int(__u64 total, const double *w, int n, __u64 *out);
+double tr_percentile(double *v, int n, double p);
+/* trials_attr.c */
+int tr_attribute(struct trials *t, const char *trace_path);
+/* trials_out.c */
+void tr_finish(struct trials *t);
+
+#endif
