@@ -856,10 +856,12 @@ static int cmp_callers(const void *a, const void *b)
 	       x->p->start_ns > y->p->start_ns;
 }
 
-static void set_role(struct mproc *p, const char *role)
+static void set_role(struct mproc *p, const char *role, struct mproc *sched)
 {
-	if (!strcmp(p->role, "other"))
+	if (!strcmp(p->role, "other")) {
 		p->role = role;
+		p->sched = sched;
+	}
 }
 
 /*
@@ -875,8 +877,10 @@ static void assign_roles(struct model *m)
 	struct callers *cs = calloc(m->n_procs + 1, sizeof(*cs));
 	int i, j, n = 0;
 
-	for (i = 0; i < m->n_procs; i++)
+	for (i = 0; i < m->n_procs; i++) {
 		m->procs[i]->role = "other";
+		m->procs[i]->sched = NULL;
+	}
 	if (!pairs || !idx || !cs)
 		goto out;
 	for (;;) {
@@ -917,13 +921,14 @@ static void assign_roles(struct model *m)
 		if (cs[0].listening < 2)
 			break;
 		cs[0].p->role = "scheduler";
+		cs[0].p->sched = cs[0].p;
 		for (i = 0; i < m->n_conns; i++) {
 			struct mconn *c = m->conns[i];
 
 			if (c->peer == cs[0].p && !c->accepted &&
 			    c->proc != cs[0].p)
 				set_role(c->proc, c->proc->n_listens ?
-					 "worker" : "client");
+					 "worker" : "client", cs[0].p);
 		}
 	}
 	/* A nanny spawns its worker; it may have moved no bytes at all. */
@@ -939,6 +944,7 @@ static void assign_roles(struct model *m)
 			    q->start_ns <= w->start_ns &&
 			    strcmp(q->role, "scheduler")) {
 				q->role = "nanny";
+				q->sched = w->sched;
 				break;
 			}
 		}

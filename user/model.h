@@ -64,6 +64,7 @@ struct mproc {
 	char cmdline[XT_CMDLINE_LEN];
 	char name[XT_NAME_LEN];		/* primary endpoint or pid:<pid>/<comm> */
 	const char *role;
+	struct mproc *sched;		/* the scheduler of its cluster, if any */
 	struct mlisten **listens;
 	int n_listens;
 	__u64 cpu_ns, runq_ns, switches;

@@ -13,6 +13,7 @@
 #include "model.h"
 #include "report.h"
 #include "trace.h"
+#include "trials.h"	/* trials: --marks, --compare */
 #include "util.h"
 
 int report__load(const char *path, struct model **out, struct load_info *li)
@@ -190,6 +191,8 @@ json_t *report__workers_json(const struct model *m, const char *filter_role)
 			      "netns", (json_int_t)p->netns,
 			      "cgroup_id", (json_int_t)p->cgroup_id,
 			      "threads", ths);
+		json_object_set_new(o, "scheduler", p->sched ?
+				    json_string(p->sched->name) : json_null());
 		json_array_append_new(arr, o);
 	}
 	return arr;
@@ -282,7 +285,7 @@ static void print_text(FILE *f, const struct model *m,
 			continue;
 		/* Keep the table readable on a busy node. */
 		if (!strcmp(p->role, "other") && !p->tx_bytes &&
-		    !p->rx_bytes && (p->cpu_ns * 100 < m->cpu_ns || !p->n_listens))
+		    !p->rx_bytes && p->cpu_ns * 100 < m->cpu_ns)
 			continue;
 		fmt_bytes(tx, sizeof(tx), p->tx_bytes);
 		fmt_bytes(rx, sizeof(rx), p->rx_bytes);
@@ -323,6 +326,28 @@ static void print_text(FILE *f, const struct model *m,
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: xfertrace report FILE [--format text|json]\n");
+	/* trials (docs/attribution.md) */
+	fprintf(f, "                        [--marks FILE|-] [--skew-ms MS]\n"
+		"       xfertrace report --compare A B [--marks-a FILE] [--marks-b FILE]\n"
+		"                        [--format text|json] [--skew-ms MS]\n");
+}
+
+/* trials: --marks, --compare (docs/attribution.md) */
+static int report_trials(const char *path, const struct model *m,
+			 const struct trials_opts *to, json_t *root)
+{
+	struct trials *t;
+
+	if (!trials__wanted(m, to))
+		return 0;
+	if (trials__analyze(path, m, to, &t))
+		return 1;
+	if (root)
+		trials__add_json(t, root);
+	else
+		trials__print(t, stdout);
+	trials__free(t);
+	return 0;
 }
 
 int cmd_report(int argc, char **argv)
@@ -330,9 +355,17 @@ int cmd_report(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "format", required_argument, NULL, 'f' },
 		{ "help", no_argument, NULL, 'h' },
+		/* trials (docs/attribution.md) */
+		{ "marks", required_argument, NULL, 'm' },
+		{ "compare", required_argument, NULL, 'C' },
+		{ "marks-a", required_argument, NULL, 'A' },
+		{ "marks-b", required_argument, NULL, 'B' },
+		{ "skew-ms", required_argument, NULL, 'S' },
 		{},
 	};
-	const char *path = NULL, *fmt = "text";
+	struct trials_opts to = {}, toa = {}, tob = {};	/* trials */
+	const char *path = NULL, *fmt = "text", *cmp_a = NULL;
+	__u64 skew_ms;
 	struct load_info li;
 	struct model *m;
 	json_t *root;
@@ -348,6 +381,28 @@ int cmd_report(int argc, char **argv)
 		case 'h':
 			usage(stdout);
 			return 0;
+		/* trials (docs/attribution.md) */
+		case 'm':
+			to.marks_path = optarg;
+			break;
+		case 'C':
+			cmp_a = optarg;
+			break;
+		case 'A':
+			toa.marks_path = optarg;
+			break;
+		case 'B':
+			tob.marks_path = optarg;
+			break;
+		case 'S':
+			if (parse_u64(optarg, 0, 3600000, &skew_ms)) {
+				p_err("report: --skew-ms takes milliseconds, not '%s'",
+				      optarg);
+				return 2;
+			}
+			to.slack_ns = toa.slack_ns = tob.slack_ns =
+				(__s64)skew_ms * 1000000;
+			break;
 		default:
 			p_err("report: unknown or incomplete option '%s' (try --help)",
 			      argv[optind - 1]);
@@ -356,6 +411,19 @@ int cmd_report(int argc, char **argv)
 	}
 	if (strcmp(fmt, "text") && strcmp(fmt, "json")) {
 		p_err("report: --format must be text or json, not '%s'", fmt);
+		return 2;
+	}
+	/* trials: --compare A B */
+	if (cmp_a) {
+		if (optind != argc - 1 || to.marks_path) {
+			p_err("report: --compare takes two trace files, A B (marks: --marks-a, --marks-b)");
+			return 2;
+		}
+		return trials__compare(cmp_a, argv[optind], &toa, &tob,
+				       !strcmp(fmt, "json"));
+	}
+	if (toa.marks_path || tob.marks_path) {
+		p_err("report: --marks-a and --marks-b go with --compare A B");
 		return 2;
 	}
 	if (optind != argc - 1) {
@@ -370,11 +438,20 @@ int cmd_report(int argc, char **argv)
 	report__sort(m);
 	if (!strcmp(fmt, "json")) {
 		root = report__json(m, &li);
+		if (report_trials(path, m, &to, root)) {	/* trials */
+			json_decref(root);
+			model__free(m);
+			return 1;
+		}
 		json_dumpf(root, stdout, JSON_INDENT(1) | JSON_PRESERVE_ORDER);
 		fputc('\n', stdout);
 		json_decref(root);
 	} else {
 		print_text(stdout, m, &li);
+		if (report_trials(path, m, &to, NULL)) {	/* trials */
+			model__free(m);
+			return 1;
+		}
 	}
 	model__free(m);
 	return fflush(stdout) ? 1 : 0;
