@@ -660,23 +660,28 @@ static void name_procs(struct model *m)
 	hmap__free(names);
 }
 
-/* The netns that owns a non-loopback address, learned from the trace. */
-static bool netns_has_addr(struct model *m, __u64 netns, __u32 family,
-			   const __u32 addr[4])
+static __u64 addr_key(__u64 netns, __u32 family, const __u32 addr[4])
 {
-	int i;
-
-	for (i = 0; i < m->n_conns; i++) {
-		struct mconn *c = m->conns[i];
-
-		if (c->netns == netns && c->t.family == family &&
-		    !memcmp(c->t.laddr, addr, 16))
-			return true;
-	}
-	return false;
+	return hkey2(netns, tuple_key(family, addr, 0, addr, 0));
 }
 
-static struct mproc *listener_for(struct model *m, const struct mconn *c)
+/* Which netns owns which address: learned from local ends of sockets. */
+static struct hmap *netns_addrs(struct model *m)
+{
+	struct hmap *h = hmap__new();
+	int i;
+
+	for (i = 0; h && i < m->n_conns; i++) {
+		struct mconn *c = m->conns[i];
+
+		hmap__put(h, addr_key(c->netns, c->t.family, c->t.laddr),
+			  (void *)1);
+	}
+	return h;
+}
+
+static struct mproc *listener_for(struct model *m, const struct mconn *c,
+				  struct hmap *owned)
 {
 	struct mlisten *hit = NULL;
 	bool loop = is_loopback(c->t.family, c->t.raddr);
@@ -702,7 +707,8 @@ static struct mproc *listener_for(struct model *m, const struct mconn *c)
 		    !listen_live_at(l, c->first_ns))
 			continue;
 		if (loop ? l->netns != c->netns :
-		    !netns_has_addr(m, l->netns, c->t.family, c->t.raddr))
+		    !(owned && hmap__get(owned, addr_key(l->netns, c->t.family,
+							   c->t.raddr))))
 			continue;
 		hit = l;
 		n++;
@@ -712,7 +718,7 @@ static struct mproc *listener_for(struct model *m, const struct mconn *c)
 
 static void resolve_peers(struct model *m)
 {
-	struct hmap *idx = hmap__new();
+	struct hmap *idx = hmap__new(), *owned = netns_addrs(m);
 	int i;
 
 	/* Index by 4-tuple; the reverse tuple finds a local peer. */
@@ -737,7 +743,7 @@ static void resolve_peers(struct model *m)
 			r = NULL;
 		c->peer = r ? r->proc : NULL;
 		if (!c->peer && !c->accepted)
-			c->peer = listener_for(m, c);
+			c->peer = listener_for(m, c, owned);
 		if (c->peer) {
 			snprintf(c->peer_name, sizeof(c->peer_name), "%s",
 				 c->peer->name);
@@ -751,6 +757,7 @@ static void resolve_peers(struct model *m)
 		}
 	}
 	hmap__free(idx);
+	hmap__free(owned);
 }
 
 static __u64 name_hash(const char *a, const char *b)
