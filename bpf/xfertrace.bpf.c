@@ -164,15 +164,27 @@ static __always_inline void burst_add(__u64 *active, __u64 *last, __u64 now)
 
 	if (prev && now > prev && now - prev <= burst_gap_ns)
 		__sync_fetch_and_add(active, now - prev);
-	*last = now;
+	if (now > prev)
+		*last = now;
 }
 
-static __always_inline void proc_account(__u64 now, __u64 bytes, bool tx)
+/*
+ * Process-level activity is the union of its sockets' bursts. A busy
+ * socket updates its process at most once per PROC_STRIDE_NS, first with
+ * its previous event (which recovers the tail it skipped), then with now.
+ */
+#define PROC_STRIDE_NS	1000000ull
+
+static __always_inline void proc_account(struct xt_conn *c, __u64 prev_io,
+					 __u64 now)
 {
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
 	struct xt_proc *p, zero = {};
 	struct xt_stats *st;
 
+	if (now - c->proc_ns < PROC_STRIDE_NS)
+		return;
+	c->proc_ns = now;
 	p = bpf_map_lookup_elem(&procs, &tgid);
 	if (!p) {
 		zero.start_ns = leader_start_ns((void *)bpf_get_current_task());
@@ -185,8 +197,9 @@ static __always_inline void proc_account(__u64 now, __u64 bytes, bool tx)
 			return;
 		}
 	}
+	if (prev_io)
+		burst_add(&p->active_ns, &p->last_io_ns, prev_io);
 	burst_add(&p->active_ns, &p->last_io_ns, now);
-	__sync_fetch_and_add(tx ? &p->tx_bytes : &p->rx_bytes, bytes);
 }
 
 /* Hand the final counts of a closing socket to user code, then forget it. */
@@ -226,7 +239,7 @@ static __always_inline void conn_close(struct sock *sk, __u64 now)
 static __always_inline int handle_io(struct sock *sk, int ret, int flags,
 				     bool tx)
 {
-	__u64 key = (__u64)sk, now, bytes;
+	__u64 key = (__u64)sk, now, bytes, prev_io;
 	struct xt_stats *st;
 	struct xt_conn *c;
 
@@ -273,9 +286,10 @@ static __always_inline int handle_io(struct sock *sk, int ret, int flags,
 		__sync_fetch_and_add(&c->rx_bytes, bytes);
 		__sync_fetch_and_add(&c->rx_calls, 1);
 	}
+	prev_io = c->last_io_ns;
 	burst_add(&c->active_ns, &c->last_io_ns, now);
 	if (track_proc_active)
-		proc_account(now, bytes, tx);
+		proc_account(c, prev_io, now);
 global:
 	if (tx) {
 		st->tx_bytes += bytes;

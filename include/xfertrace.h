@@ -38,6 +38,7 @@ struct xt_conn {
 	__u64 rx_calls;
 	__u64 active_ns;	/* time inside send/recv bursts */
 	__u64 last_io_ns;
+	__u64 proc_ns;		/* last time it updated its process */
 	__u32 closed;		/* 1 once TCP_CLOSE was seen */
 	__u32 tgid;		/* first process that moved bytes on it */
 	/* Cold: written once, when the socket is first seen. */
@@ -53,10 +54,8 @@ struct xt_conn {
 /* Per-process transfer activity. Map key: tgid. */
 struct xt_proc {
 	__u64 start_ns;
-	__u64 active_ns;
+	__u64 active_ns;	/* union of its sockets' bursts */
 	__u64 last_io_ns;
-	__u64 tx_bytes;
-	__u64 rx_bytes;
 };
 
 /*

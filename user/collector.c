@@ -44,7 +44,7 @@ struct tsnap {
 struct psnap {
 	__u32 pid;
 	__u64 start_ns;
-	__u64 v[3];		/* active, tx, rx */
+	__u64 active_ns;
 	__u64 seen;
 };
 
@@ -462,12 +462,9 @@ static void on_proc(struct collector *c, const void *key, const void *val,
 {
 	const struct xt_proc *p = val;
 	__u32 pid = *(const __u32 *)key;
-	const __u64 cur[3] = { p->active_ns, p->tx_bytes, p->rx_bytes };
 	__u64 hk = hkey2(pid, p->start_ns);
 	struct xt_rec_proc_delta r;
 	struct psnap *s;
-	bool any = false;
-	int i;
 
 	s = hmap__get(c->proc_snaps, hk);
 	if (!s) {
@@ -480,22 +477,16 @@ static void on_proc(struct collector *c, const void *key, const void *val,
 		s->start_ns = p->start_ns;
 		ensure_proc(c, pid, p->start_ns, 0, 0, "");
 	}
+	if (p->active_ns <= s->active_ns)
+		return;
 	REC_INIT(r, XT_REC_PROC_DELTA);
 	r.ts_ns = ts;
 	r.pid = pid;
 	r.start_ns = p->start_ns;
-	for (i = 0; i < 3; i++) {
-		__u64 d = cur[i] > s->v[i] ? cur[i] - s->v[i] : 0;
-
-		any |= d != 0;
-		if (cur[i] > s->v[i])
-			s->v[i] = cur[i];
-		(&r.active_ns)[i] = d;
-	}
-	if (any) {
-		s->seen = c->harvests;
-		emit(c, &r);
-	}
+	r.active_ns = p->active_ns - s->active_ns;
+	s->active_ns = p->active_ns;
+	s->seen = c->harvests;
+	emit(c, &r);
 }
 
 struct cpu_slot_u {

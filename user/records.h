@@ -120,8 +120,6 @@ struct xt_rec_proc_delta {
 	__u32 pid;
 	__u32 pad;
 	__u64 active_ns;
-	__u64 tx_bytes;
-	__u64 rx_bytes;
 };
 
 /* Counters kept by user code, beside the kernel's struct xt_stats. */
