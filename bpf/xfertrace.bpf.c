@@ -81,14 +81,10 @@ struct task_struct___pre514 {
 	long state;
 } __attribute__((preserve_access_index));
 
-static __always_inline long task_state(struct task_struct *t)
-{
-	struct task_struct___pre514 *o = (void *)t;
-
-	if (bpf_core_field_exists(o->state))
-		return BPF_CORE_READ(o, state);
-	return BPF_CORE_READ(t, __state);
-}
+#define TASK_STATE(RD, t)						\
+	(bpf_core_field_exists(((struct task_struct___pre514 *)(t))->state) ? \
+	 (long)RD((struct task_struct___pre514 *)(t), state) :		\
+	 (long)RD(t, __state))
 
 static __always_inline struct xt_stats *stats_get(void)
 {
@@ -582,7 +578,7 @@ int BPF_PROG(state_raw, struct sock *sk, int oldstate, int newstate)
 		    RD(prev, sched_info.run_delay) : 0,			\
 	.pcount = bpf_core_field_exists(prev->sched_info) ?		\
 		  RD(prev, sched_info.pcount) : 0,			\
-	.state = task_state(prev),					\
+	.state = TASK_STATE(RD, prev),					\
 	.prev_tid = RD(prev, pid),					\
 	.next_tid = RD(next, pid),					\
 }
