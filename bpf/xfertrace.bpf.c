@@ -231,6 +231,16 @@ static __always_inline void conn_close(struct sock *sk, __u64 now)
 		st->conns_closed++;
 }
 
+/* Bytes written before this send's ret bytes are still unacknowledged. */
+static __noinline bool tx_outstanding(struct sock *sk, int ret)
+{
+	struct tcp_sock *tp = (struct tcp_sock *)sk;
+	__u32 write_seq = BPF_CORE_READ(tp, write_seq);
+	__u32 snd_una = BPF_CORE_READ(tp, snd_una);
+
+	return (__s32)(write_seq - (__u32)ret - snd_una) > 0;
+}
+
 /* One send or receive that returned ret bytes. */
 static __always_inline int handle_io(struct sock *sk, int ret, int flags,
 				     bool tx)
@@ -283,6 +293,13 @@ static __always_inline int handle_io(struct sock *sk, int ret, int flags,
 		__sync_fetch_and_add(&c->rx_calls, 1);
 	}
 	prev_io = c->last_io_ns;
+	/*
+	 * A long gap between sends still counts when bytes sent before it
+	 * are unacknowledged now: the connection was moving data throughout.
+	 */
+	if (tx && prev_io && now - prev_io > burst_gap_ns &&
+	    tx_outstanding(sk, ret))
+		__sync_fetch_and_add(&c->active_ns, now - prev_io);
 	burst_add(&c->active_ns, &c->last_io_ns, now);
 	if (track_proc_active)
 		proc_account(c, prev_io, now);
@@ -319,6 +336,7 @@ static __always_inline void listen_event(struct sock *sk, __u32 type,
 	e->netns = BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
 	bpf_get_current_comm(e->comm, sizeof(e->comm));
 	read_tuple(sk, &e->tuple);
+	e->backlog = BPF_CORE_READ(sk, sk_max_ack_backlog);
 	bpf_ringbuf_submit(e, 0);
 	if (st)
 		st->listen_events++;
@@ -655,6 +673,7 @@ int dump_listeners(struct bpf_iter__task_file *ctx)
 	e.netns = BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
 	BPF_CORE_READ_STR_INTO(&e.comm, task, comm);
 	read_tuple(sk, &e.tuple);
+	e.backlog = BPF_CORE_READ(sk, sk_max_ack_backlog);
 	bpf_seq_write(ctx->meta->seq, &e, sizeof(e));
 	return 0;
 }

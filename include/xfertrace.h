@@ -123,7 +123,7 @@ struct xt_ev_listen {
 	__u64 start_ns;		/* owner group leader start */
 	__u64 netns;
 	__u32 tgid;
-	__u32 pad;
+	__u32 backlog;		/* listen() backlog */
 	struct xt_tuple tuple;	/* local address and port only */
 	char comm[XT_COMM_LEN];
 };

@@ -184,6 +184,7 @@ static void emit_listen(struct collector *c, const struct xt_ev_listen *e,
 	r.pid = e->tgid;
 	r.open = open;
 	r.tuple = e->tuple;
+	r.backlog = e->backlog;
 	emit(c, &r);
 }
 

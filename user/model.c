@@ -193,6 +193,7 @@ static void apply_listen(struct model *m, const struct xt_rec_listen *r)
 	l->t = r->tuple;
 	addr_normalize(&l->t.family, l->t.laddr);
 	l->open_ns = r->ts_ns;
+	l->backlog = r->backlog;
 	if (vec_push(&m->listens, &m->n_listens, l) ||
 	    vec_push(&p->listens, &p->n_listens, l))
 		return;		/* leaks nothing: l is owned by m->listens */
@@ -616,11 +617,17 @@ static int cmp_listen(const void *a, const void *b)
 	const struct mlisten *x = *(struct mlisten *const *)a;
 	const struct mlisten *y = *(struct mlisten *const *)b;
 
-	/* Busiest first: a Dask address is where peers come for data. */
-	if (x->accepted != y->accepted)
-		return x->accepted > y->accepted ? -1 : 1;
+	/*
+	 * Busiest first: a Dask address is where peers come for data. When
+	 * idle, the deeper backlog: Dask's comm listener asks for 2048, its
+	 * HTTP server for 128.
+	 */
 	if (x->bytes != y->bytes)
 		return x->bytes > y->bytes ? -1 : 1;
+	if (x->accepted != y->accepted)
+		return x->accepted > y->accepted ? -1 : 1;
+	if (x->backlog != y->backlog)
+		return x->backlog > y->backlog ? -1 : 1;
 	if (x->open_ns != y->open_ns)
 		return x->open_ns < y->open_ns ? -1 : 1;
 	return x->t.lport < y->t.lport ? -1 : x->t.lport > y->t.lport;

@@ -50,6 +50,7 @@ struct mlisten {
 	__u64 open_ns;
 	__u64 close_ns;		/* 0 while open */
 	__u64 accepted;		/* connections accepted on it */
+	__u32 backlog;
 	__u64 bytes;
 	char name[XT_NAME_LEN];
 };

@@ -54,6 +54,8 @@ struct xt_rec_listen {
 	__u32 pid;
 	__u32 open;		/* 1 opened (or found at start), 0 closed */
 	struct xt_tuple tuple;
+	__u32 backlog;		/* listen() backlog */
+	__u32 pad;
 };
 
 struct xt_rec_conn {
