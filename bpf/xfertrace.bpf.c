@@ -172,7 +172,7 @@ static __always_inline void burst_add(__u64 *active, __u64 *last, __u64 now)
 #define PROC_STRIDE_NS	1000000ull
 
 static __always_inline void proc_account(struct xt_conn *c, __u64 prev_io,
-					 __u64 now)
+					 __u64 now, bool in_flight)
 {
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
 	struct xt_proc *p, zero = {};
@@ -195,6 +195,11 @@ static __always_inline void proc_account(struct xt_conn *c, __u64 prev_io,
 	}
 	if (prev_io)
 		burst_add(&p->active_ns, &p->last_io_ns, prev_io);
+	if (in_flight && now > p->last_io_ns) {
+		/* The socket was busy all through [prev_io, now]. */
+		__sync_fetch_and_add(&p->active_ns, now - p->last_io_ns);
+		p->last_io_ns = now;
+	}
 	burst_add(&p->active_ns, &p->last_io_ns, now);
 }
 
@@ -248,6 +253,7 @@ static __always_inline int handle_io(struct sock *sk, int ret, int flags,
 	__u64 key = (__u64)sk, now, bytes, prev_io;
 	struct xt_stats *st;
 	struct xt_conn *c;
+	bool in_flight;
 
 	if (ret <= 0 || !sk)
 		return 0;
@@ -297,12 +303,16 @@ static __always_inline int handle_io(struct sock *sk, int ret, int flags,
 	 * A long gap between sends still counts when bytes sent before it
 	 * are unacknowledged now: the connection was moving data throughout.
 	 */
-	if (tx && prev_io && now - prev_io > burst_gap_ns &&
-	    tx_outstanding(sk, ret))
+	in_flight = tx && prev_io && now > prev_io &&
+		    now - prev_io > burst_gap_ns && tx_outstanding(sk, ret);
+	if (in_flight) {
 		__sync_fetch_and_add(&c->active_ns, now - prev_io);
-	burst_add(&c->active_ns, &c->last_io_ns, now);
+		c->last_io_ns = now;
+	} else {
+		burst_add(&c->active_ns, &c->last_io_ns, now);
+	}
 	if (track_proc_active)
-		proc_account(c, prev_io, now);
+		proc_account(c, prev_io, now, in_flight);
 global:
 	if (tx) {
 		st->tx_bytes += bytes;
