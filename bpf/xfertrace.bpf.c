@@ -174,13 +174,14 @@ static __always_inline void burst_add(__u64 *active, __u64 *last, __u64 now)
 static __always_inline void proc_account(struct xt_conn *c, __u64 prev_io,
 					 __u64 now, bool in_flight)
 {
-	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
 	struct xt_proc *p, zero = {};
 	struct xt_stats *st;
+	__u32 tgid;
 
 	if (now - c->proc_ns < PROC_STRIDE_NS)
 		return;
 	c->proc_ns = now;
+	tgid = bpf_get_current_pid_tgid() >> 32;
 	p = bpf_map_lookup_elem(&procs, &tgid);
 	if (!p) {
 		zero.start_ns = leader_start_ns((void *)bpf_get_current_task());

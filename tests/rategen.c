@@ -280,7 +280,8 @@ static int sender(const struct opts *o, double rate, int port, int go_fd)
 	for (;;) {
 		now = mono();
 		due = rate * ((now < end ? now : end) - start) / 1e9;
-		if (sent < due) {
+		/* Whole steps only: few large writes, not a stream of tiny ones. */
+		if (sent < due && (due - sent >= step || now >= end)) {
 			if (write_some(fd, buf, due - sent, &sent))
 				return 1;
 			last = mono();
@@ -490,7 +491,8 @@ int main(int argc, char **argv)
 		}
 	}
 	signal(SIGPIPE, SIG_IGN);
-	if (pipe(go) || start_receivers(&o, &k)) {
+	/* The go pipe after the receivers: they must not hold its write end. */
+	if (start_receivers(&o, &k) || pipe(go)) {
 		fprintf(stderr, "rategen: setup failed: %s\n", strerror(errno));
 		return 1;
 	}

@@ -708,7 +708,13 @@ int collector__poll(struct collector *c, int timeout_ms)
 	return c->err;
 }
 
-int collector__mark(struct collector *c, const char *text, size_t len)
+__u64 collector__mono_to_wall(const struct collector *c)
+{
+	return c->mono_to_wall_ns;
+}
+
+int collector__mark(struct collector *c, const char *text, size_t len,
+		    __u64 ts_ns)
 {
 	struct {
 		struct xt_rec_mark m;
@@ -720,7 +726,7 @@ int collector__mark(struct collector *c, const char *text, size_t len)
 	memset(&r, 0, sizeof(struct xt_rec_mark) + len + 8);
 	r.m.hdr.type = XT_REC_MARK;
 	r.m.hdr.len = (sizeof(struct xt_rec_mark) + len + 7) & ~7u;
-	r.m.ts_ns = now_mono_ns();
+	r.m.ts_ns = ts_ns ? ts_ns : now_mono_ns();
 	r.m.text_len = len;
 	memcpy(r.m.text, text, len);
 	c->ustats.marks_received++;

@@ -36,8 +36,11 @@ int collector__poll(struct collector *c, int timeout_ms);
 int collector__harvest(struct collector *c);
 /* Detach every hook; a harvest after this one reads final counts. */
 void collector__stop(struct collector *c);
-/* Store a live mark, stamped now (monotonic). */
-int collector__mark(struct collector *c, const char *text, size_t len);
+/* Store a live mark stamped ts_ns (monotonic; 0 = now). */
+int collector__mark(struct collector *c, const char *text, size_t len,
+		    __u64 ts_ns);
+/* CLOCK_REALTIME minus CLOCK_MONOTONIC, as in the trace header. */
+__u64 collector__mono_to_wall(const struct collector *c);
 /* Trace header: host, kernel, clocks, hooks. Caller owns the reference. */
 json_t *collector__header(const struct collector *c);
 const struct xt_hooks *collector__hooks(const struct collector *c);

@@ -21,6 +21,19 @@ struct marksock {
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 };
 
+/* Someone still reads it (a running record or top) if connect() works. */
+static bool socket_in_use(const struct sockaddr_un *sa)
+{
+	int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	bool used;
+
+	if (fd < 0)
+		return false;
+	used = !connect(fd, (const struct sockaddr *)sa, sizeof(*sa));
+	close(fd);
+	return used;
+}
+
 int marksock__open(const char *path, struct marksock **out)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
@@ -41,10 +54,14 @@ int marksock__open(const char *path, struct marksock **out)
 		err = -errno;
 		goto fail;
 	}
-	/* Replace a stale socket, never some other kind of file. */
+	/* Replace a stale socket, never a live one or another kind of file. */
 	if (!lstat(path, &st)) {
 		if (!S_ISSOCK(st.st_mode)) {
 			err = -EEXIST;
+			goto fail;
+		}
+		if (socket_in_use(&sa)) {
+			err = -EADDRINUSE;
 			goto fail;
 		}
 		unlink(path);
@@ -54,6 +71,8 @@ int marksock__open(const char *path, struct marksock **out)
 	umask(old);
 	if (err)
 		goto fail;
+	/* The kernel's arrival time, not when we got round to reading. */
+	setsockopt(ms->fd, SOL_SOCKET, SO_TIMESTAMPNS, &(int){ 1 }, sizeof(int));
 	if (chmod(path, 0660)) {
 		err = -errno;
 		unlink(path);
@@ -83,15 +102,42 @@ static bool printable(const char *s, size_t n)
 	return true;
 }
 
+/* Arrival time on the trace's monotonic clock, from SCM_TIMESTAMPNS. */
+static __u64 arrival_mono_ns(struct msghdr *mh, struct collector *c)
+{
+	struct cmsghdr *cm;
+	struct timespec ts;
+	__u64 wall;
+
+	for (cm = CMSG_FIRSTHDR(mh); cm; cm = CMSG_NXTHDR(mh, cm)) {
+		if (cm->cmsg_level != SOL_SOCKET ||
+		    cm->cmsg_type != SCM_TIMESTAMPNS)
+			continue;
+		memcpy(&ts, CMSG_DATA(cm), sizeof(ts));
+		wall = (__u64)ts.tv_sec * 1000000000ull + ts.tv_nsec;
+		if (wall > collector__mono_to_wall(c))
+			return wall - collector__mono_to_wall(c);
+	}
+	return 0;
+}
+
 int marksock__drain(struct marksock *ms, struct collector *c)
 {
 	struct xt_user_stats *us = collector__user_stats(c);
 	char buf[XT_MARK_TEXT_MAX + 2];
+	char ctl[CMSG_SPACE(sizeof(struct timespec))];
+	struct iovec iov = { .iov_base = buf, .iov_len = sizeof(buf) };
+	struct msghdr mh;
 	ssize_t n;
 
 	for (;;) {
+		memset(&mh, 0, sizeof(mh));
+		mh.msg_iov = &iov;
+		mh.msg_iovlen = 1;
+		mh.msg_control = ctl;
+		mh.msg_controllen = sizeof(ctl);
 		/* MSG_TRUNC: n is the real size, so oversize is detected. */
-		n = recv(ms->fd, buf, sizeof(buf), MSG_TRUNC);
+		n = recvmsg(ms->fd, &mh, MSG_TRUNC);
 		if (n < 0)
 			return errno == EAGAIN || errno == EINTR ? 0 : -errno;
 		while (n > 0 && n <= (ssize_t)sizeof(buf) &&
@@ -102,7 +148,7 @@ int marksock__drain(struct marksock *ms, struct collector *c)
 			us->marks_rejected++;
 			continue;
 		}
-		collector__mark(c, buf, n);
+		collector__mark(c, buf, n, arrival_mono_ns(&mh, c));
 	}
 }
 

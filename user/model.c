@@ -456,7 +456,16 @@ void model__window_reset(struct model *m, __u64 now_ns)
 	}
 }
 
-/* Forget closed connections, exited threads and gone processes. */
+static bool doomed(const struct mproc *p, __u64 before_ns)
+{
+	return p->gone && p->gone_ns < before_ns && p->n_live_conns <= 0;
+}
+
+/*
+ * Forget gone processes and closed connections. Processes are decided
+ * first; then everything that points at a doomed process goes with it,
+ * so no pointer is left dangling.
+ */
 void model__prune(struct model *m, __u64 before_ns)
 {
 	int i, n;
@@ -464,17 +473,21 @@ void model__prune(struct model *m, __u64 before_ns)
 	for (i = n = 0; i < m->n_conns; i++) {
 		struct mconn *c = m->conns[i];
 
-		if (c->closed && c->last_ns < before_ns) {
+		if (doomed(c->proc, before_ns) ||
+		    (c->closed && c->last_ns < before_ns)) {
+			if (!c->closed)
+				c->proc->n_live_conns--;
 			hmap__del(PRIV(m)->conns, c->id);
 			free(c);
-		} else
+		} else {
 			m->conns[n++] = c;
+		}
 	}
 	m->n_conns = n;
 	for (i = n = 0; i < m->n_threads; i++) {
 		struct mthread *t = m->threads[i];
 
-		if (t->exited && (t->proc->gone && t->proc->gone_ns < before_ns)) {
+		if (doomed(t->proc, before_ns)) {
 			hmap__del(PRIV(m)->threads, hkey2(t->tid, t->start_ns));
 			free(t);
 		} else {
@@ -485,7 +498,7 @@ void model__prune(struct model *m, __u64 before_ns)
 	for (i = n = 0; i < m->n_listens; i++) {
 		struct mlisten *l = m->listens[i];
 
-		if (l->proc->gone && l->proc->gone_ns < before_ns)
+		if (doomed(l->proc, before_ns))
 			free(l);
 		else
 			m->listens[n++] = l;
@@ -494,7 +507,7 @@ void model__prune(struct model *m, __u64 before_ns)
 	for (i = n = 0; i < m->n_procs; i++) {
 		struct mproc *p = m->procs[i];
 
-		if (p->gone && p->gone_ns < before_ns && !p->n_live_conns) {
+		if (doomed(p, before_ns)) {
 			hmap__del(PRIV(m)->procs, hkey2(p->pid, p->start_ns));
 			free(p->listens);
 			free(p);
@@ -503,9 +516,10 @@ void model__prune(struct model *m, __u64 before_ns)
 		}
 	}
 	m->n_procs = n;
-	/* Connections may point at a freed process's peer: re-resolve. */
+	/* Peers and flows may name a freed process: resolve again. */
 	for (i = 0; i < m->n_conns; i++)
 		m->conns[i]->peer = NULL;
+	free_flows(m);
 }
 
 /* ---- resolution ---- */

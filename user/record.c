@@ -228,6 +228,7 @@ static int open_marks(const char *path, struct marksock **ms)
 	if (err)
 		p_err("record: cannot listen for marks on %s: %s", path,
 		      err == -EEXIST ? "a file that is not a socket is there" :
+		      err == -EADDRINUSE ? "another xfertrace is listening there; give this one its own --marks-socket path" :
 		      strerror(-err));
 	return err;
 }

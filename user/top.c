@@ -207,56 +207,6 @@ static void pick_output(struct top_opts *o)
 	}
 }
 
-/*
- * model__prune() frees a gone process even when a surviving thread or
- * closed connection still points at it, and frees the listeners of a
- * gone process it keeps (docs/top-core-requests.md). Lower the cut-off
- * below such processes so nothing left behind can dangle.
- */
-static bool proc_freed(const struct mproc *p, __u64 before)
-{
-	return p->gone && p->gone_ns < before && p->n_live_conns <= 0;
-}
-
-static __u64 unsafe_limit(const struct model *m, __u64 before)
-{
-	__u64 lim = before;
-	int i;
-
-	for (i = 0; i < m->n_conns; i++) {
-		const struct mconn *c = m->conns[i];
-
-		if (!(c->closed && c->last_ns < before) &&
-		    proc_freed(c->proc, before) && c->proc->gone_ns < lim)
-			lim = c->proc->gone_ns;
-	}
-	for (i = 0; i < m->n_threads; i++) {
-		const struct mthread *t = m->threads[i];
-
-		if (!t->exited && proc_freed(t->proc, before) &&
-		    t->proc->gone_ns < lim)
-			lim = t->proc->gone_ns;
-	}
-	for (i = 0; i < m->n_procs; i++) {
-		const struct mproc *p = m->procs[i];
-
-		if (p->gone && p->gone_ns < before && p->n_live_conns > 0 &&
-		    p->n_listens && p->gone_ns < lim)
-			lim = p->gone_ns;
-	}
-	return lim;
-}
-
-static __u64 safe_prune_before(const struct model *m, __u64 before)
-{
-	__u64 lim;
-
-	/* Each pass only lowers the cut-off; one pass is the usual case. */
-	while ((lim = unsafe_limit(m, before)) < before)
-		before = lim;
-	return before;
-}
-
 static int emit_frame(struct top_state *s, struct top_frame *f)
 {
 	json_t *j;
@@ -274,7 +224,7 @@ static int emit_frame(struct top_state *s, struct top_frame *f)
 		if (!j)
 			return -ENOMEM;
 		if (json_dumpf(j, stdout, JSON_COMPACT | JSON_PRESERVE_ORDER))
-			err = -EIO;
+			err = errno == EPIPE ? -EPIPE : -EIO;
 		json_decref(j);
 		fputc('\n', stdout);
 		break;
@@ -305,7 +255,7 @@ static int tick(struct top_state *s)
 	err = emit_frame(s, &f);
 	top_frame__free(&f);
 	model__window_reset(s->m, s->m->last_ns);
-	model__prune(s->m, safe_prune_before(s->m, s->m->last_ns));
+	model__prune(s->m, s->m->last_ns);
 	return err;
 }
 
@@ -348,35 +298,16 @@ static int run_loop(struct top_state *s)
 	return err;
 }
 
-/* A marks socket someone still reads (a running record) is not ours. */
-static bool socket_in_use(const char *path)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int fd, ok;
-
-	if (strlen(path) >= sizeof(sa.sun_path))
-		return false;
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
-	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return false;
-	ok = !connect(fd, (struct sockaddr *)&sa, sizeof(sa));
-	close(fd);
-	return ok;
-}
-
 static int open_marks(struct top_state *s)
 {
 	const char *path = s->o->marks_path;
 	int err;
 
-	if (socket_in_use(path)) {
+	err = marksock__open(path, &s->ms);
+	if (err == -EADDRINUSE)
 		p_err("top: %s is in use (a running record?); give top its own --marks-socket path",
 		      path);
-		return -EBUSY;
-	}
-	err = marksock__open(path, &s->ms);
-	if (err)
+	else if (err)
 		p_err("top: cannot listen for marks on %s: %s", path,
 		      err == -EEXIST ? "a file that is not a socket is there" :
 		      strerror(-err));

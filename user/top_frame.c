@@ -549,21 +549,21 @@ int top_filter__parse(const char *text, struct top_filter *out,
 	}
 	if (!strncmp(s, "role:", 5))
 		s += 5;
+	if (!strcasecmp(s, "gone")) {
+		out->kind = TOP_F_ROLE;
+		snprintf(out->text, sizeof(out->text), "gone");
+		return 0;
+	}
 	for (i = 0; i < N_ROLES; i++)
-		if (!strcasecmp(s, roles[i]) || (s != text && !strcmp(s, "gone"))) {
+		if (!strcasecmp(s, roles[i])) {
 			out->kind = TOP_F_ROLE;
-			snprintf(out->text, sizeof(out->text), "%s",
-				 !strcmp(s, "gone") ? "gone" : roles[i]);
+			snprintf(out->text, sizeof(out->text), "%s", roles[i]);
 			return 0;
 		}
 	if (s != text) {
 		snprintf(err, errlen, "bad filter '%s': roles are scheduler, worker, nanny, client, other, gone",
 			 text);
 		return -EINVAL;
-	}
-	if (!strcmp(s, "gone")) {
-		out->kind = TOP_F_ROLE;
-		return 0;
 	}
 	out->kind = TOP_F_TEXT;
 	return 0;
@@ -711,8 +711,9 @@ int top_print_text(FILE *out, const struct top_frame *f,
 		return -ENOMEM;
 	n = top_view__select(f, v, idx, -1, &matched);
 	fmt_time(ts, sizeof(ts), f->time_wall_ns);
-	fprintf(out, "xfertrace top - %s  host %s  kernel %s  interval %.3f s  %s\n",
-		ts, f->host, f->kernel, f->window_ns / 1e9, f->hooks);
+	fprintf(out, "xfertrace top - %s (%.3f)  host %s  kernel %s  interval %.3f s  %s\n",
+		ts, f->time_wall_ns / 1e9, f->host, f->kernel,
+		f->window_ns / 1e9, f->hooks);
 	fprintf(out, "total  rx %.3f MB/s  tx %.3f MB/s  cpu %.1f%% of %d cpus  runq %.1f%%  processes %d  connections %d\n",
 		f->rx_bps / 1e6, f->tx_bps / 1e6, f->cpu_pct, f->ncpus,
 		f->runq_pct, f->n_procs, f->n_conns);

@@ -18,7 +18,6 @@
 #define MSG_SHOW_NS	8000000000ull
 #define PAIR_ALERT	1
 #define PAIR_WARN	2
-#define PAIR_TITLE	3
 
 enum mode { MODE_TABLE, MODE_MATRIX, MODE_TRIALS };
 
@@ -80,8 +79,8 @@ static int layout_need(const struct layout *l)
 	return need;
 }
 
-static void make_layout(struct layout *l, int cols_avail, int max_ep,
-			int max_peer)
+/* Drop columns until the rest fit; widen the endpoint, then the peer. */
+static void make_layout(struct layout *l, int cols_avail, int max_ep)
 {
 	int k, extra, add;
 	size_t d;
@@ -109,21 +108,47 @@ static void make_layout(struct layout *l, int cols_avail, int max_ep,
 		l->width[TOP_K_PEER] += extra;
 	else
 		l->width[TOP_K_ENDPOINT] += extra;
-	(void)max_peer;
 }
 
 /* ---- drawing helpers ---- */
 
-static void vput(int y, int x, attr_t a, const char *fmt, va_list ap)
+/*
+ * Drawing never relies on the cursor: after writing the last column
+ * ncurses wraps it to the next line. Text is clipped at the right edge.
+ */
+static int cur_y, cur_x;
+
+static void at(int y, int x)
+{
+	cur_y = y;
+	cur_x = x;
+}
+
+static bool vapp(attr_t a, const char *fmt, va_list ap)
 {
 	char buf[1024];
 
-	if (y < 0 || y >= LINES || x >= COLS)
-		return;
+	if (cur_y < 0 || cur_y >= LINES || cur_x >= COLS)
+		return false;
 	vsnprintf(buf, sizeof(buf), fmt, ap);
 	attron(a);
-	mvaddnstr(y, x, buf, COLS - x);
+	mvaddnstr(cur_y, cur_x, buf, COLS - cur_x);
 	attroff(a);
+	cur_x += strlen(buf);
+	return true;
+}
+
+/* Append on the current line. */
+__attribute__((format(printf, 2, 3)))
+static bool app(attr_t a, const char *fmt, ...)
+{
+	va_list ap;
+	bool ok;
+
+	va_start(ap, fmt);
+	ok = vapp(a, fmt, ap);
+	va_end(ap);
+	return ok;
 }
 
 __attribute__((format(printf, 4, 5)))
@@ -131,25 +156,21 @@ static void put(int y, int x, attr_t a, const char *fmt, ...)
 {
 	va_list ap;
 
+	at(y, x);
 	va_start(ap, fmt);
-	vput(y, x, a, fmt, ap);
+	vapp(a, fmt, ap);
 	va_end(ap);
 }
 
-/* Append at the cursor; returns false once the line is full. */
-__attribute__((format(printf, 2, 3)))
-static bool app(attr_t a, const char *fmt, ...)
+/* A full-width bar (the column headers). */
+static void bar(int y)
 {
-	int y, x;
-	va_list ap;
-
-	getyx(stdscr, y, x);
-	if (x >= COLS - 1)
-		return false;
-	va_start(ap, fmt);
-	vput(y, x, a, fmt, ap);
-	va_end(ap);
-	return true;
+	if (y < 0 || y >= LINES)
+		return;
+	attron(A_REVERSE);
+	mvhline(y, 0, ' ', COLS);
+	attroff(A_REVERSE);
+	at(y, 0);
 }
 
 static attr_t alert_attr(const struct top_tui *t)
@@ -184,18 +205,18 @@ static int draw_header(struct top_tui *t)
 	now = f->time_wall_ns / 1000000000ull;
 	localtime_r(&now, &tm);
 	strftime(ts, sizeof(ts), "%H:%M:%S", &tm);
-	move(y, 0);
+	at(y, 0);
 	app(A_BOLD, "xfertrace top");
-	app(0, " - %s  host %s  kernel %s  hooks %s  every %.1fs", ts, f->host,
+	app(0, " - %s  host %s  kernel %s  hooks %s  every %gs", ts, f->host,
 	    f->kernel, f->hooks, t->delay_s);
 	if (t->paused)
 		app(A_BOLD | (t->color ? COLOR_PAIR(PAIR_WARN) : A_REVERSE),
 		    "  PAUSED");
-	move(++y, 0);
+	at(++y, 0);
 	app(0, "total RX %.2f MB/s  TX %.2f MB/s  CPU %.1f%% of %d cpus  run-queue wait %.1f%%  processes %d  connections %d",
 	    f->rx_bps / 1e6, f->tx_bps / 1e6, f->cpu_pct, f->ncpus,
 	    f->runq_pct, f->n_procs, f->n_conns);
-	move(++y, 0);
+	at(++y, 0);
 	app(0, "drops");
 	{
 		const struct { const char *n; __u64 v; } d[] = {
@@ -214,7 +235,7 @@ static int draw_header(struct top_tui *t)
 		}
 	}
 	if (t->marks_on) {
-		move(++y, 0);
+		at(++y, 0);
 		app(0, "marks %llu live, %d active trial%s",
 		    (unsigned long long)f->n_marks, f->n_trials,
 		    f->n_trials == 1 ? "" : "s");
@@ -224,7 +245,7 @@ static int draw_header(struct top_tui *t)
 
 static void draw_viewline(struct top_tui *t, int y, int shown, int matched)
 {
-	move(y, 0);
+	at(y, 0);
 	app(0, "sort %s%s", top_key__name(t->view.sort),
 	    t->view.reverse ? " (reversed)" : "");
 	app(0, "   filter %s%s%s", t->view.filter.kind ? "'" : "",
@@ -236,25 +257,35 @@ static void draw_viewline(struct top_tui *t, int y, int shown, int matched)
 
 /* ---- process table ---- */
 
+/*
+ * Fit a name into w columns: tcp:// names keep their end (the port
+ * tells endpoints apart), others their start (pid:<pid>/<comm>).
+ */
+static const char *fit_name(char *buf, size_t len, const char *s, int w)
+{
+	int n = strlen(s);
+
+	if (n <= w || w < 4 || strncmp(s, "tcp://", 6))
+		return s;
+	snprintf(buf, len, "~%s", s + n - (w - 1));
+	return buf;
+}
+
 static void cell(const struct layout *l, enum top_key k, attr_t a,
 		 const char *s)
 {
-	int w = l->width[k], y, x;
+	char fit[XT_NAME_LEN + 2];
+	int w = l->width[k];
 
 	if (!l->on[k])
 		return;
-	getyx(stdscr, y, x);
-	if (x >= COLS)
-		return;
-	if (x > 0)
-		addch(' ');
-	attron(a);
+	if (cur_x > 0)
+		app(a & A_REVERSE, " ");
+	s = fit_name(fit, sizeof(fit), s, w);
 	if (cols[k].right)
-		printw("%*.*s", w, w, s);
+		app(a, "%*.*s", w, w, s);
 	else
-		printw("%-*.*s", w, w, s);
-	attroff(a);
-	(void)y;
+		app(a, "%-*.*s", w, w, s);
 }
 
 static int ensure_idx(struct top_tui *t, int n)
@@ -282,7 +313,7 @@ static void draw_row(const struct layout *l, const struct top_row *r,
 {
 	char b[32];
 
-	move(y, 0);
+	at(y, 0);
 	if (r->gone)
 		attron(A_DIM);
 	cell(l, TOP_K_ENDPOINT, 0, r->endpoint);
@@ -309,7 +340,7 @@ static void draw_row(const struct layout *l, const struct top_row *r,
 static void draw_table(struct top_tui *t, int y)
 {
 	const struct top_frame *f = &t->frame;
-	int i, n, matched, k, max_ep = 0, max_peer = 0;
+	int i, n, matched, k, max_ep = 0;
 	int avail = LINES - y - 3;
 	struct layout l;
 
@@ -320,19 +351,14 @@ static void draw_table(struct top_tui *t, int y)
 	draw_viewline(t, y, n, matched);
 	for (i = 0; i < n; i++) {
 		int a = strlen(f->rows[t->idx[i]].endpoint);
-		int b = strlen(f->rows[t->idx[i]].peer);
 
 		max_ep = a > max_ep ? a : max_ep;
-		max_peer = b > max_peer ? b : max_peer;
 	}
-	make_layout(&l, COLS, max_ep, max_peer);
-	move(y + 1, 0);
-	attron(A_REVERSE);
-	hline(' ', COLS);
+	make_layout(&l, COLS, max_ep);
+	bar(y + 1);
 	for (k = 0; k < TOP_K_TOTAL; k++)
-		cell(&l, k, sorted_by(t, k) ? A_BOLD | A_UNDERLINE : 0,
+		cell(&l, k, A_REVERSE | (sorted_by(t, k) ? A_BOLD | A_UNDERLINE : 0),
 		     cols[k].title);
-	attroff(A_REVERSE);
 	for (i = 0; i < n; i++)
 		draw_row(&l, &f->rows[t->idx[i]], y + 2 + i);
 	if (!n)
@@ -386,9 +412,7 @@ static void matrix_cell(double bps, int w, attr_t a)
 		snprintf(b, sizeof(b), "<0.01");
 	else
 		snprintf(b, sizeof(b), "%.2f", bps / 1e6);
-	attron(a);
-	printw(" %*s", w, b);
-	attroff(a);
+	app(a, " %*s", w, b);
 }
 
 /* Endpoints of the matrix: shown rows, in view order, that moved bytes. */
@@ -426,17 +450,21 @@ static void matrix_body(struct top_tui *t, int y, char **names, int k,
 		if (s >= 0)
 			cells[s * (k + 1) + (d >= 0 ? d : k)] += f->flows[i].bps;
 	}
-	move(y, 0);
-	attron(A_REVERSE);
-	hline(' ', COLS);
-	printw("%-*s", lw, "FROM \\ TO (MB/s)");
-	for (j = 0; j < k; j++)
-		printw(" %*s#%d", cw - 1 - (j + 1 >= 10), "", j + 1);
-	printw(" %*s", cw, "elsewhere");
-	attroff(A_REVERSE);
+	bar(y);
+	app(A_REVERSE, "%-*s", lw, "FROM \\ TO (MB/s)");
+	for (j = 0; j < k; j++) {
+		char lab[16];
+
+		snprintf(lab, sizeof(lab), "#%d", j + 1);
+		app(A_REVERSE, " %*s", cw, lab);
+	}
+	app(A_REVERSE, " %*s", cw, "elsewhere");
 	for (i = 0; i < k; i++) {
-		move(y + 1 + i, 0);
-		printw("#%-2d %-*.*s", i + 1, lw - 4, lw - 4, names[i]);
+		char fit[XT_NAME_LEN + 2];
+
+		at(y + 1 + i, 0);
+		app(0, "#%-2d %-*.*s", i + 1, lw - 4, lw - 4,
+		    fit_name(fit, sizeof(fit), names[i], lw - 4));
 		for (j = 0; j <= k; j++)
 			matrix_cell(cells[i * (k + 1) + j], cw,
 				    i == j ? A_DIM : 0);
@@ -455,8 +483,9 @@ static void draw_matrix(struct top_tui *t, int y)
 	put(y, 0, A_BOLD, "MATRIX");
 	app(0, "  MB/s each process sent (row) to each other (column) in the last %.2f s; 'elsewhere' = not in the table.  m: back",
 	    f->window_ns / 1e9);
-	if (COLS < 60)
-		lw = 24;
+	/* Row labels take a third of a narrow screen, at least 16 columns. */
+	if (lw > COLS / 3)
+		lw = COLS / 3 < 16 ? 16 : COLS / 3;
 	kw = (COLS - lw - cw - 1) / (cw + 1);
 	kh = LINES - y - 4;
 	maxk = kw < kh ? kw : kh;
@@ -507,7 +536,7 @@ static void trial_line(const struct top_frame *f, struct hmap *h,
 	double r;
 	int j;
 
-	move(y, 0);
+	at(y, 0);
 	app(0, "%-20.20s %8.1f %5d %5d ", tr->param_id, age, tr->n_sim,
 	    tr->n_agg);
 	if (!tr->n_workers)
@@ -534,12 +563,9 @@ static void draw_trials(struct top_tui *t, int y)
 	}
 	app(0, "  %d active (TRIAL_BEGIN without TRIAL_END), %llu marks received.  t: back",
 	    f->n_trials, (unsigned long long)f->n_marks);
-	move(y + 1, 0);
-	attron(A_REVERSE);
-	hline(' ', COLS);
-	printw("%-20s %8s %5s %5s  %s", "PARAM_ID", "AGE(s)", "SIM", "AGG",
-	       "WORKERS (MB/s now)");
-	attroff(A_REVERSE);
+	bar(y + 1);
+	app(A_REVERSE, "%-20s %8s %5s %5s  %s", "PARAM_ID", "AGE(s)", "SIM",
+	    "AGG", "WORKERS (MB/s now)");
 	h = hmap__new();
 	if (!h)
 		return;
@@ -599,8 +625,6 @@ static void draw_status(struct top_tui *t)
 	int y = LINES - 1;
 	bool msg = t->msg[0] && now_mono_ns() - t->msg_at < MSG_SHOW_NS;
 
-	move(y, 0);
-	clrtoeol();
 	if (t->prompt) {
 		put(y, 0, A_BOLD, "filter: ");
 		app(0, "%s", t->input);
@@ -835,7 +859,6 @@ int top_tui__new(const struct top_tui_opts *o, struct top_tui **out)
 		use_default_colors();
 		init_pair(PAIR_ALERT, COLOR_RED, -1);
 		init_pair(PAIR_WARN, COLOR_YELLOW, -1);
-		init_pair(PAIR_TITLE, COLOR_CYAN, -1);
 	}
 	render(t);
 	*out = t;
