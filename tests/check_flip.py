@@ -38,13 +38,17 @@ counts as idle by construction).
 
 dask: the calibration workload (tests/dask/calib.py) ran on the namespace
 cluster (cluster_ns.py). Checks, in both modes:
+ - Dask's log and the cluster state name the same workers;
  - every Dask worker (cluster state) has a report entry with its pid whose
    primary endpoint is its Dask address tcp://10.231.0.x:PORT;
  - worker -> worker flows carry bytes (> 0), both ends resolved to Dask
    worker addresses; no flow end is a host:// or an unknown tcp:// on the
    namespace subnet 10.231.0.0/24 (each namespace's traffic is attributed
-   to the process in it), and their total is within 2% of Dask's
-   transfer_outgoing_log;
+   to the process in it); every (sender, receiver) pair in Dask's
+   transfer_outgoing_log has a flow of at least the bytes Dask's
+   comm.write() reported ("compressed"); in transfer mode their total is
+   within 2% of Dask's logged totals (sizeof estimates are only accurate
+   for large arrays);
  - the premise (from Dask's own accounting, not the tracer): in transfer
    mode Dask's incoming-transfer time (union of the logged intervals, summed
    over workers) exceeds the summed SIM_TIMING compute time; in compute
@@ -57,6 +61,9 @@ which is then the one bottleneck):
  - network ground truth: per worker that received >= 5 MB, the union of
    Dask's incoming-transfer intervals is within --tolerance of its incoming
    bytes / goodput (the links really cost bytes / goodput);
+ - per worker that received >= 5 MB from other workers: its
+   transfer_active_ns is at least (1 - tolerance) * those bytes / goodput
+   (only a floor: the burst-active time also holds its sending);
  - per trial (matched by param_id), trials[].transfer_bytes is within 3%
    of the bytes Dask logged as fetched for that trial's tasks;
  - summed over trials: sum(transfer_ns) within --tolerance of
@@ -64,6 +71,13 @@ which is then the one bottleneck):
  - per aggregation worker W: sum of transfer_ns over the trials whose
    aggregation ran on W, within --tolerance of (bytes W received from other
    workers over its link, report flows rx_bytes) / goodput.
+
+Sensitivity: burst-active time is built from send/recv return times, so a
+receiver that waits longer than the burst gap (5 ms) for a CPU while its
+link keeps delivering loses that time. On an otherwise idle 2-core machine
+the ratios above are 0.93-1.0; with other heavy work running (load 5-13)
+they drop to 0.5-0.85 and the transfer_ns checks fail, while Dask's own
+interval check still holds. The notes print each worker's runq wait.
 """
 import argparse
 import ipaddress
@@ -242,7 +256,7 @@ def check_endpoints(c, rep, cl):
     return ok
 
 
-def check_flows(c, rep, cl, dask):
+def check_flows(c, rep, cl, dask, large):
     addrs = {w["address"] for w in cl["workers"]}
     known = {ep for w in rep["workers"] for ep in w.get("endpoints", [])}
     known |= {w["endpoint"] for w in rep["workers"]}
@@ -260,12 +274,24 @@ def check_flows(c, rep, cl, dask):
     c.check(not bad, "every flow end on 10.231.0.0/24 is a known process "
             "(no host:// or unresolved tcp://)", f"{sorted(set(bad))[:6]}")
     logged = 0
+    wire = {}
     for addr, w in dask["workers"].items():
-        logged += sum(e["total"] for e in w["transfer_outgoing_log"]
-                      if e.get("who") in addrs)
-    c.check(within(total, logged, 0.02),
-            "worker -> worker flow bytes within 2% of Dask's "
-            "transfer_outgoing_log", f"report {total}, Dask {logged}")
+        for e in w["transfer_outgoing_log"]:
+            if e.get("who") in addrs:
+                logged += e["total"]
+                k = (addr, e["who"])
+                wire[k] = wire.get(k, 0) + (e.get("compressed") or 0)
+    fb = {(f["src"], f["dst"]): f["bytes"] for f in ww}
+    short = [(k, fb.get(k, 0), v) for k, v in wire.items()
+             if fb.get(k, 0) < v]
+    c.check(wire and not short, "every worker -> worker pair Dask logged "
+            "has a flow of at least the bytes Dask wrote",
+            f"{len(wire)} pairs; short: {short[:4]}")
+    if large:
+        c.check(within(total, logged, 0.02),
+                "worker -> worker flow bytes within 2% of Dask's "
+                "transfer_outgoing_log totals", f"report {total}, Dask "
+                f"{logged}")
     return ww
 
 
@@ -312,13 +338,16 @@ def check_verdict(c, args, rep):
     diag = rep.get("diagnostics")
     verdict = diag.get("verdict") if isinstance(diag, dict) else None
     if not c.check(isinstance(verdict, str), "report has diagnostics.verdict",
+                   "" if isinstance(verdict, str) else
                    "no diagnostics/verdict in the report (trials engine "
                    "missing?)"):
         return
     want = f"{args.expect} dominates"
-    c.check(want in verdict.lower(), f"verdict says '{want}'",
-            f"verdict {verdict!r}; diagnostics "
-            f"{json.dumps({k: v for k, v in diag.items() if not isinstance(v, (list, dict))})}")
+    ok = want in verdict.lower()
+    flat = {k: v for k, v in diag.items() if not isinstance(v, (list, dict))
+            and k != "verdict"}
+    c.check(ok, f"verdict says '{want}'", f"verdict {verdict!r}" +
+            ("" if ok else f"; diagnostics {json.dumps(flat)}"))
 
 
 def trial_id(t):
@@ -339,14 +368,15 @@ def check_link_truth(c, args, inc, gp):
 
 def check_trials(c, args, rep, dask, ww, gp):
     trials = rep.get("trials")
-    if not c.check(isinstance(trials, list) and trials,
-                   "report has trials[]", "no trials[] in the report "
-                   "(trials engine missing, or --marks not read?)"):
+    have = isinstance(trials, list) and len(trials) > 0
+    if not c.check(have, "report has trials[]", "" if have else
+                   "no trials[] in the report (trials engine missing, or "
+                   "--marks not read?)"):
         return
     missing = [k for k in ("transfer_bytes", "transfer_ns")
                if any(k not in t for t in trials)]
     if not c.check(not missing, "trials[] carry transfer_bytes, transfer_ns",
-                   f"missing {missing}"):
+                   f"missing {missing}" if missing else ""):
         return
     truth = dask_trial_bytes(dask)
     off = []
@@ -403,6 +433,25 @@ def note_workers(c, rep, cl, ww, gp):
                f"{e.get('runq_wait_ns', 0) / 1e9:.3f} s")
 
 
+def check_worker_floor(c, args, rep, cl, ww, gp):
+    """A worker that received B bytes over its link was transferring for
+    at least B / goodput: its burst-active time cannot be much less."""
+    addrs = {w["address"] for w in cl["workers"]}
+    for e in rep["workers"]:
+        if e["endpoint"] not in addrs:
+            continue
+        rx = sum(f["rx_bytes"] for f in ww if f["dst"] == e["endpoint"])
+        if rx < 5e6:
+            continue
+        got = e["transfer_active_ns"] / 1e9
+        want = rx / gp
+        c.check(got >= (1 - args.tolerance) * want,
+                f"{e['endpoint']}: transfer_active_ns >= "
+                f"{1 - args.tolerance:.0%} of its rx bytes from workers / "
+                f"goodput", f"{got:.3f} s vs {rx / 1e6:.1f} MB / goodput = "
+                f"{want:.3f} s, ratio {ratio(got, want):.3f}")
+
+
 def cmd_dask(args):
     c = Checker()
     rep = load(args.report)
@@ -412,12 +461,16 @@ def cmd_dask(args):
     link = load(args.link) if args.link else None
     gp = goodput_Bps(args, link)
     c.note(f"goodput model {gp * 8 / 1e6:.1f} Mbit/s")
+    c.check(set(dask["workers"]) == {w["address"] for w in cl["workers"]},
+            "Dask log and cluster state name the same workers",
+            f"{sorted(dask['workers'])}")
     check_endpoints(c, rep, cl)
-    ww = check_flows(c, rep, cl, dask)
+    ww = check_flows(c, rep, cl, dask, args.expect == "transfer")
     inc = check_premise(c, args, dask, marks)
     note_workers(c, rep, cl, ww, gp)
     if args.expect == "transfer":
         check_link_truth(c, args, inc, gp)
+        check_worker_floor(c, args, rep, cl, ww, gp)
     check_verdict(c, args, rep)
     if args.expect == "transfer":
         check_trials(c, args, rep, dask, ww, gp)

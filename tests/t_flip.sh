@@ -28,7 +28,7 @@ ST=$T_TMP/cluster.json
 NET_UP=
 
 cleanup_flip() {
-	[ -f "$ST" ] && $PY "$NETNS/cluster_ns.py" stop --state "$ST" \
+	[ -f "$ST" ] && "$PY" "$NETNS/cluster_ns.py" stop --state "$ST" \
 		>/dev/null 2>&1
 	[ -n "$NET_UP" ] && "$NETNS/teardown.sh"
 }
@@ -36,18 +36,23 @@ trap 'cleanup_flip; t_cleanup' EXIT
 
 # Adds a checker's ok/FAIL lines to our counts; shows its notes.
 run_checker() {
-	local tag=$1 out line
+	local tag=$1 out line rc nfail=0
 	shift
 	out=$("$@" 2>&1)
+	rc=$?
 	while IFS= read -r line; do
 		case $line in
 		"ok   - "*) t_pass "$tag: ${line#ok   - }" ;;
-		"FAIL - "*) t_fail "$tag: ${line#FAIL - }" ;;
+		"FAIL - "*) t_fail "$tag: ${line#FAIL - }"; nfail=1 ;;
 		*" passed, "*" failed") ;;
 		*) echo "     $line" ;;
 		esac
 	done <<<"$out"
-	[ -n "$out" ] || t_fail "$tag: $1 printed nothing"
+	if [ -z "$out" ]; then
+		t_fail "$tag: $2 printed nothing"
+	elif [ "$rc" -ne 0 ] && [ "$nfail" -eq 0 ]; then
+		t_fail "$tag: $2 exited with $rc"
+	fi
 }
 
 if [ "$(id -u)" -ne 0 ]; then
@@ -84,18 +89,20 @@ t_check "tbf on all $((2 * NW)) link ends" qdiscs
 
 # --- link: the rate limit, untraced then traced.
 L=$T_TMP/link
-if $PY "$NETNS/cluster_ns.py" linktest --src 3 --dst 4 --json >"$L.json"; then
+if "$PY" "$NETNS/cluster_ns.py" linktest --src 3 --dst 4 --json >"$L.json"; then
 	t_pass "linktest xtns3 -> xtns4"
-	run_checker linkrate $PY "$XT_ROOT/tests/check_flip.py" linkrate \
+	run_checker linkrate "$PY" "$XT_ROOT/tests/check_flip.py" linkrate \
 		--link "$L.json" --rate "$RATE"
 else
 	t_fail "linktest xtns3 -> xtns4"
 fi
-if t_check "record linktest xtns1 -> xtns2" "$XT" record -o "$L.xft" -- \
-	$PY "$NETNS/cluster_ns.py" linktest --src 1 --dst 2 --json \
-	>"$L.rec.json"; then
+record_link() {
+	"$XT" record -o "$L.xft" -- "$PY" "$NETNS/cluster_ns.py" linktest \
+		--src 1 --dst 2 --json >"$L.rec.json"
+}
+if t_check "record linktest xtns1 -> xtns2" record_link; then
 	if "$XT" report "$L.xft" --format json >"$L.report.json"; then
-		run_checker link $PY "$XT_ROOT/tests/check_flip.py" link \
+		run_checker link "$PY" "$XT_ROOT/tests/check_flip.py" link \
 			--report "$L.report.json" --link "$L.rec.json" --rate "$RATE"
 	else
 		t_fail "link: report --format json"
@@ -104,7 +111,7 @@ fi
 
 # --- the namespace cluster.
 if ! t_check "cluster_ns.py: scheduler on xtbr0, $NW workers in namespaces" \
-	$PY "$NETNS/cluster_ns.py" start --workers $NW --state "$ST"; then
+	"$PY" "$NETNS/cluster_ns.py" start --workers $NW --state "$ST"; then
 	t_finish
 fi
 
@@ -123,14 +130,17 @@ report_marks() {
 flip() {
 	local tag=$1 expect=$2 F=$T_TMP/$1
 	shift 2
-	if ! t_check "$tag: record calib.py $*" "$XT" record -o "$F.xft" \
-		--burst-gap-ms 5 -- $PY "$D/calib.py" --state "$ST" \
-		--dask-log "$F.dask.json" "$@" >"$F.marks.log"; then
+	if "$XT" record -o "$F.xft" --burst-gap-ms 5 -- "$PY" "$D/calib.py" \
+		--state "$ST" --dask-log "$F.dask.json" "$@" >"$F.marks.log"
+	then
+		t_pass "$tag: record calib.py $*"
+	else
+		t_fail "$tag: record calib.py $*"
 		return 1
 	fi
 	report_marks "$tag" "$F.xft" "$F.marks.log" "$F.report.json" ||
 		return 1
-	run_checker "$tag" $PY "$XT_ROOT/tests/check_flip.py" dask \
+	run_checker "$tag" "$PY" "$XT_ROOT/tests/check_flip.py" dask \
 		--report "$F.report.json" --cluster "$ST" --dask "$F.dask.json" \
 		--marks "$F.marks.log" --rate "$RATE" --expect "$expect" \
 		--link "$L.json"
@@ -141,7 +151,7 @@ flip() {
 # One trial at a time, one aggregation: one bottleneck link per trial.
 if flip transfer transfer --trials 8 --concurrency 1 --targets 1 --sims 10 \
 	--payload-bytes 3000000 --sim-ms 1 --agg-ms 1; then
-	run_checker "transfer/dask" $PY "$D/check_dask.py" \
+	run_checker "transfer/dask" "$PY" "$D/check_dask.py" \
 		--report "$T_TMP/transfer.report.json" --cluster "$ST" \
 		--dask "$T_TMP/transfer.dask.json"
 fi
@@ -149,7 +159,7 @@ fi
 flip compute compute --trials 6 --concurrency 2 --targets 2 --sims 10 \
 	--payload-bytes 1000 --sim-ms 150 --agg-ms 20
 
-t_check "cluster stopped" $PY "$NETNS/cluster_ns.py" stop --state "$ST"
+t_check "cluster stopped" "$PY" "$NETNS/cluster_ns.py" stop --state "$ST"
 rm -f "$ST"
 t_check "teardown.sh" "$NETNS/teardown.sh"
 NET_UP=
