@@ -16,6 +16,7 @@
 #include <sys/utsname.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include "cgroup.h"
 #include "collector.h"
 #include "hmap.h"
 #include "util.h"
@@ -39,6 +40,16 @@ struct tsnap {
 	__u64 runq_ns;
 	__u64 switches;
 	__u64 seen;		/* harvest number when last changed */
+};
+
+/* A process already reported. */
+struct pseen {
+	char comm[XT_COMM_LEN];
+	__u32 pid;
+	__u64 start_ns;
+	bool net;		/* has sockets: worth watching its cgroup */
+	bool cg_gone;		/* cgroup unreadable: stop trying */
+	struct cg_cpu cg;	/* last emitted */
 };
 
 struct psnap {
@@ -65,6 +76,7 @@ struct collector {
 	int ncpus;
 	int err;			/* first sink error */
 	bool discovered;
+	__u64 last_cgroup_ns;
 	void *kbuf, *vbuf;
 };
 
@@ -132,25 +144,28 @@ static void read_cmdline(__u32 pid, char *out, size_t len)
  * Emit a process record the first time (pid, start) appears, and again
  * when exec gives it a new name (rename: comm of its main thread).
  */
-static void proc_emit(struct collector *c, __u32 pid, __u64 start_ns,
-		      __u64 netns, __u64 cgroup_id, const char *comm,
-		      bool rename)
+static struct pseen *proc_emit(struct collector *c, __u32 pid,
+			       __u64 start_ns, __u64 netns, __u64 cgroup_id,
+			       const char *comm, bool rename)
 {
 	__u64 key = hkey2(pid, start_ns);
-	char *seen = hmap__get(c->procs_seen, key);
+	struct pseen *seen = hmap__get(c->procs_seen, key);
 	struct xt_rec_proc r;
 	__u32 ppid = 0;
 
-	if (seen && !(rename && comm[0] && strncmp(seen, comm, XT_COMM_LEN)))
-		return;
+	if (seen && !(rename && comm[0] &&
+		      strncmp(seen->comm, comm, XT_COMM_LEN)))
+		return seen;
 	if (!seen) {
-		seen = calloc(1, XT_COMM_LEN);
+		seen = calloc(1, sizeof(*seen));
 		if (!seen || hmap__put(c->procs_seen, key, seen)) {
 			free(seen);
-			return;
+			return NULL;
 		}
+		seen->pid = pid;
+		seen->start_ns = start_ns;
 	}
-	strncpy(seen, comm, XT_COMM_LEN - 1);
+	strncpy(seen->comm, comm, XT_COMM_LEN - 1);
 	REC_INIT(r, XT_REC_PROC);
 	r.pid = pid;
 	r.start_ns = start_ns;
@@ -163,12 +178,61 @@ static void proc_emit(struct collector *c, __u32 pid, __u64 start_ns,
 		read_cmdline(pid, r.cmdline, sizeof(r.cmdline));
 	}
 	emit(c, &r);
+	return seen;
 }
 
-static void ensure_proc(struct collector *c, __u32 pid, __u64 start_ns,
-			__u64 netns, __u64 cgroup_id, const char *comm)
+static struct pseen *ensure_proc(struct collector *c, __u32 pid,
+				 __u64 start_ns, __u64 netns,
+				 __u64 cgroup_id, const char *comm)
 {
-	proc_emit(c, pid, start_ns, netns, cgroup_id, comm, false);
+	return proc_emit(c, pid, start_ns, netns, cgroup_id, comm, false);
+}
+
+/* Processes with sockets get their cgroup's throttling watched. */
+static void ensure_net_proc(struct collector *c, __u32 pid, __u64 start_ns,
+			    __u64 netns, __u64 cgroup_id, const char *comm)
+{
+	struct pseen *p = ensure_proc(c, pid, start_ns, netns, cgroup_id,
+				      comm);
+
+	if (p)
+		p->net = true;
+}
+
+/* Once a second: cpu.stat of every networked process's cgroup. */
+static void harvest_cgroups(struct collector *c, __u64 ts)
+{
+	struct xt_rec_cgroup_cpu r;
+	struct cg_cpu cg;
+	size_t pos = 0;
+	__u32 ppid;
+	__u64 key;
+	void *v;
+
+	while (hmap__next(c->procs_seen, &pos, &key, &v)) {
+		struct pseen *p = v;
+
+		if (!p->net || p->cg_gone)
+			continue;
+		if (!proc_matches(p->pid, p->start_ns, &ppid) ||
+		    cgroup__cpu_stat(p->pid, &cg)) {
+			p->cg_gone = true;
+			continue;
+		}
+		if (!memcmp(&cg, &p->cg, sizeof(cg)))
+			continue;
+		p->cg = cg;
+		REC_INIT(r, XT_REC_CGROUP_CPU);
+		r.ts_ns = ts;
+		r.pid = p->pid;
+		r.start_ns = p->start_ns;
+		r.nr_periods = cg.nr_periods;
+		r.nr_throttled = cg.nr_throttled;
+		r.throttled_ns = cg.throttled_ns;
+		r.quota_us = cg.quota_us;
+		r.period_us = cg.period_us;
+		emit(c, &r);
+	}
 }
 
 static void emit_listen(struct collector *c, const struct xt_ev_listen *e,
@@ -176,7 +240,7 @@ static void emit_listen(struct collector *c, const struct xt_ev_listen *e,
 {
 	struct xt_rec_listen r;
 
-	ensure_proc(c, e->tgid, e->start_ns, e->netns, 0, e->comm);
+	ensure_net_proc(c, e->tgid, e->start_ns, e->netns, 0, e->comm);
 	REC_INIT(r, XT_REC_LISTEN);
 	r.ts_ns = ts;
 	r.start_ns = e->start_ns;
@@ -203,8 +267,8 @@ static struct snap *conn_snap(struct collector *c, const struct xt_conn *k)
 		return NULL;
 	}
 	s->id = k->id;
-	ensure_proc(c, k->tgid, k->owner_start_ns, k->netns, k->cgroup_id,
-		    k->comm);
+	ensure_net_proc(c, k->tgid, k->owner_start_ns, k->netns, k->cgroup_id,
+			k->comm);
 	REC_INIT(r, XT_REC_CONN);
 	r.id = k->id;
 	r.first_ns = k->first_ns;
@@ -681,6 +745,10 @@ int collector__harvest(struct collector *c)
 	harvest_threads(c, ts);
 	if (c->harvests % REAP_EVERY == 0)
 		reap_dead(c, ts);
+	if (ts - c->last_cgroup_ns >= 1000000000ull) {
+		c->last_cgroup_ns = ts;
+		harvest_cgroups(c, ts);
+	}
 	st.u = c->ustats;
 	emit(c, &st);
 	REC_INIT(iv, XT_REC_INTERVAL);

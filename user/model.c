@@ -344,6 +344,26 @@ static void apply_proc_delta(struct model *m,
 	p->w_active_ns += r->active_ns;
 }
 
+static void apply_cgroup_cpu(struct model *m,
+			     const struct xt_rec_cgroup_cpu *r)
+{
+	struct mproc *p = proc_get(m, r->pid, r->start_ns);
+
+	if (!p)
+		return;
+	if (!p->have_cg) {
+		p->have_cg = true;
+		p->cg0_periods = r->nr_periods;
+		p->cg0_throttled = r->nr_throttled;
+		p->cg0_throttled_ns = r->throttled_ns;
+	}
+	p->cg_periods = r->nr_periods;
+	p->cg_throttled = r->nr_throttled;
+	p->cg_throttled_ns = r->throttled_ns;
+	p->cg_quota_us = r->quota_us;
+	p->cg_period_us = r->period_us;
+}
+
 static void apply_mark(struct model *m, const struct xt_rec_mark *r)
 {
 	struct mmark *nm;
@@ -410,6 +430,9 @@ int model__apply(struct model *m, const struct xt_rec_hdr *h)
 	}
 	case XT_REC_MARK:
 		apply_mark(m, (const void *)h);
+		break;
+	case XT_REC_CGROUP_CPU:
+		apply_cgroup_cpu(m, (const void *)h);
 		break;
 	}
 	return 0;

@@ -74,6 +74,12 @@ struct mproc {
 	int n_conns;
 	int n_live_conns;
 	int n_threads;
+	/* cgroup CPU throttling: first and last cumulative readings */
+	bool have_cg;
+	__u64 cg0_periods, cg0_throttled, cg0_throttled_ns;
+	__u64 cg_periods, cg_throttled, cg_throttled_ns;
+	__s64 cg_quota_us;
+	__u64 cg_period_us;
 	bool gone;
 	__u64 gone_ns;
 	int order;			/* first-seen order */

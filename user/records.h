@@ -25,6 +25,7 @@ enum xt_rec_type {
 	XT_REC_STATS		= 10,	/* kernel and user counters, cumulative */
 	XT_REC_INTERVAL		= 11,	/* one harvest finished */
 	XT_REC_MARK		= 12,	/* a live mark line (variable length) */
+	XT_REC_CGROUP_CPU	= 13,	/* cgroup CPU throttling, cumulative */
 	XT_REC_MAX
 };
 
@@ -148,6 +149,20 @@ struct xt_rec_interval {
 	__u64 end_ns;
 };
 
+/* cpu.stat of a process's cgroup; values as the kernel shows them. */
+struct xt_rec_cgroup_cpu {
+	struct xt_rec_hdr hdr;
+	__u64 ts_ns;
+	__u64 start_ns;
+	__u32 pid;
+	__u32 pad;
+	__u64 nr_periods;
+	__u64 nr_throttled;
+	__u64 throttled_ns;
+	__s64 quota_us;		/* -1: no limit */
+	__u64 period_us;
+};
+
 #define XT_MARK_TEXT_MAX 4096
 
 struct xt_rec_mark {
@@ -176,6 +191,7 @@ static inline __u32 xt_rec_min_len(__u32 type)
 		[XT_REC_STATS] = sizeof(struct xt_rec_stats),
 		[XT_REC_INTERVAL] = sizeof(struct xt_rec_interval),
 		[XT_REC_MARK] = sizeof(struct xt_rec_mark),
+		[XT_REC_CGROUP_CPU] = sizeof(struct xt_rec_cgroup_cpu),
 	};
 
 	return type && type < XT_REC_MAX ? lens[type] : 0;

@@ -147,6 +147,21 @@ static json_t *drops_json(const struct model *m, const struct load_info *li)
 			 "trace_truncated", (json_int_t)(li && li->truncated));
 }
 
+/* Throttling during the trace: differences of the first and last reads. */
+static json_t *cgroup_json(const struct mproc *p)
+{
+	if (!p->have_cg)
+		return json_null();
+	return json_pack("{s:I, s:I, s:I, s:I, s:I}",
+			 "nr_periods", (json_int_t)(p->cg_periods - p->cg0_periods),
+			 "nr_throttled",
+			 (json_int_t)(p->cg_throttled - p->cg0_throttled),
+			 "throttled_ns",
+			 (json_int_t)(p->cg_throttled_ns - p->cg0_throttled_ns),
+			 "quota_us", (json_int_t)p->cg_quota_us,
+			 "period_us", (json_int_t)p->cg_period_us);
+}
+
 json_t *report__workers_json(const struct model *m, const char *filter_role)
 {
 	json_t *arr = json_array();
@@ -193,6 +208,7 @@ json_t *report__workers_json(const struct model *m, const char *filter_role)
 			      "threads", ths);
 		json_object_set_new(o, "scheduler", p->sched ?
 				    json_string(p->sched->name) : json_null());
+		json_object_set_new(o, "cgroup_cpu", cgroup_json(p));
 		json_array_append_new(arr, o);
 	}
 	return arr;
