@@ -173,6 +173,22 @@ struct xt_rec_mark {
 	char text[];		/* text_len bytes, padded to 8 */
 };
 
+/* Every record is a whole number of 8-byte words (trace-format.md). */
+#define XT_REC_ALIGNED(t) _Static_assert(sizeof(t) % 8 == 0 && sizeof(t) <= 512, #t)
+XT_REC_ALIGNED(struct xt_rec_proc);
+XT_REC_ALIGNED(struct xt_rec_listen);
+XT_REC_ALIGNED(struct xt_rec_conn);
+XT_REC_ALIGNED(struct xt_rec_conn_delta);
+XT_REC_ALIGNED(struct xt_rec_conn_close);
+XT_REC_ALIGNED(struct xt_rec_thread);
+XT_REC_ALIGNED(struct xt_rec_thread_delta);
+XT_REC_ALIGNED(struct xt_rec_thread_exit);
+XT_REC_ALIGNED(struct xt_rec_proc_delta);
+XT_REC_ALIGNED(struct xt_rec_stats);
+XT_REC_ALIGNED(struct xt_rec_interval);
+XT_REC_ALIGNED(struct xt_rec_mark);
+XT_REC_ALIGNED(struct xt_rec_cgroup_cpu);
+
 /* Consumer of records: the trace writer, the live model, or both. */
 typedef int (*xt_sink_fn)(void *ctx, const struct xt_rec_hdr *rec);
 

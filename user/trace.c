@@ -51,7 +51,19 @@ struct trace_reader {
 	bool truncated;
 	const char *why;
 	bool done;
+	__u64 scratch[64];	/* an old, shorter record padded out */
 };
+
+/* Sizes before a record gained fields at its end (trace version 1). */
+static __u32 legacy_min_len(__u32 type)
+{
+	switch (type) {
+	case XT_REC_LISTEN:
+		return 88;	/* before backlog */
+	default:
+		return xt_rec_min_len(type);
+	}
+}
 
 static int write_all(int fd, const void *p, size_t n)
 {
@@ -335,8 +347,16 @@ int trace_reader__next(struct trace_reader *r, const struct xt_rec_hdr **rec)
 		}
 		r->pos += h->len;
 		min = xt_rec_min_len(h->type);
-		if (!min || h->len < min)
-			continue;	/* unknown or short: skip it */
+		if (!min)
+			continue;	/* unknown type: skip it */
+		if (h->len < min) {
+			/* Records only grow at the end: zero-fill older ones. */
+			if (h->len < legacy_min_len(h->type))
+				continue;
+			memset(r->scratch, 0, min);
+			memcpy(r->scratch, h, h->len);
+			h = (struct xt_rec_hdr *)r->scratch;
+		}
 		if (h->type == XT_REC_MARK &&
 		    ((struct xt_rec_mark *)h)->text_len > h->len - min)
 			continue;
