@@ -480,6 +480,8 @@ static int map_walk(struct collector *c, int fd, size_t ksz, size_t vsz,
 					   c->kbuf, c->vbuf, &n, &bo);
 		if (err && errno != ENOENT)
 			goto fallback;
+		/* Stamp deltas when they were read, not when harvest began. */
+		ts = now_mono_ns();
 		for (i = 0; i < n; i++)
 			fn(c, (char *)c->kbuf + i * ksz,
 			   (char *)c->vbuf + i * vsz, ts);
@@ -498,7 +500,7 @@ fallback:
 			memcpy(key, next, ksz);
 			cur = key;
 			if (!bpf_map_lookup_elem(fd, key, c->vbuf))
-				fn(c, key, c->vbuf, ts);
+				fn(c, key, c->vbuf, now_mono_ns());
 		}
 	}
 	return 0;
@@ -626,6 +628,7 @@ static int harvest_threads(struct collector *c, __u64 ts)
 	if (!slots || bpf_map_lookup_elem(sfd, &zero, slots))
 		memset(slots, 0, slots ? c->ncpus * sizeof(*slots) : 0);
 	now = now_mono_ns();
+	ts = now;
 	for (i = 0; i < total; i++) {
 		th = &all[i];
 		thread_delta(c, th, th->cpu_ns +
@@ -751,6 +754,8 @@ int collector__harvest(struct collector *c)
 	}
 	st.u = c->ustats;
 	emit(c, &st);
+	/* The interval ends when the last map was read. */
+	ts = now_mono_ns();
 	REC_INIT(iv, XT_REC_INTERVAL);
 	iv.start_ns = c->last_harvest_ns ? c->last_harvest_ns :
 		      c->start_mono_ns;

@@ -30,6 +30,14 @@
 #define TRIALS_OUTSIDE_NS	1000000000LL		/* 1 s */
 /* Problem lines kept for the report (all are counted). */
 #define TRIALS_PROBLEMS_MAX	50
+/*
+ * Bytes a fetch may take beyond the inputs' claimed size (framing, pickle
+ * headers): twice the run's typical overhead ratio (its 25th percentile
+ * over fetches, learnt in a first pass) plus this margin, plus a little
+ * per remote object.
+ */
+#define TRIALS_OVERHEAD_MARGIN	0.005
+#define TRIALS_OVERHEAD_OBJ	256
 
 struct trials_opts {
 	const char *marks_path;	/* log file or "-"; NULL: live MARK records */
@@ -92,6 +100,7 @@ struct tr_task {
 	__u64 seed;
 	char target[XT_MARK_ID_LEN];
 	__u32 n_inputs;		/* AGG: n_sim_returns */
+	__u32 n_outputs;	/* AGG: outputs per input */
 	double claimed_bytes;	/* AGG: total_inline_mb * 1e6 */
 	__u32 local_inputs;	/* AGG: sims of the trial on its worker */
 	int demand;		/* AGG: index in demands[], -1 */
@@ -160,7 +169,10 @@ struct tr_demand {		/* one trial's fetch into one worker */
 	__u64 *need_from;	/* n_workers + 1 (last: unknown place) */
 	__u64 *rem_from;
 	__u64 need, rem;
-	__u64 got, transfer_ns, bin_got;
+	__u64 allow;		/* overhead still allowed beyond the need */
+	__u32 remote;		/* inputs computed elsewhere */
+	double per_input;	/* claimed bytes per input */
+	__u64 got, got_need, transfer_ns, bin_got;
 	int n_aggs;
 	double claimed_bytes;	/* largest claim among its aggregations */
 };
@@ -169,7 +181,7 @@ struct tr_marks_info {
 	const char *source;	/* "file" or "trace" */
 	char path[256];
 	__u64 lines, marks, ignored, bad, bad_dropped;
-	__u64 outside, untimed, clipped, used;
+	__u64 outside, untimed, clipped, implausible, used;
 	__u64 trials_outside;
 	struct tr_problem *problems;
 	int n_problems;
@@ -202,6 +214,8 @@ struct trials {
 	__u64 a_bytes, a_compute, a_comm;	/* attributed */
 	__u64 un_bytes, un_compute, un_comm;	/* unattributed */
 	__u64 burst_gap_ns;
+	double overhead_ratio;		/* wire bytes / claimed - 1, typical */
+	double fit_frac;		/* overhead tolerated when fitting */
 	int n_task_level, n_trial_level, n_untimed;
 	char verdict[512];
 	void *priv;

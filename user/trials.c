@@ -1,0 +1,759 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * Trials: read the marks (a log file, or the trace's live MARK records),
+ * put each on the trace's monotonic clock, group them into trials and
+ * tasks, and name the workers they ran on. The sharing itself is in
+ * trials_attr.c, the output in trials_out.c; rules in docs/attribution.md.
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include "hmap.h"
+#include "trials.h"
+#include "util.h"
+
+struct tr_mark {
+	struct xt_mark mk;
+	__s64 t;		/* trace monotonic ns, if timed */
+	bool timed;
+	bool outside;		/* had a time, but far outside the trace */
+	__u64 line;
+};
+
+struct intake {
+	struct trials *t;
+	struct tr_mark *v;
+	int n, cap;
+	bool live;
+};
+
+/* ---- small helpers shared by the trials modules ---- */
+
+void tr_problem(struct tr_marks_info *mi, __u64 line, const char *fmt, ...)
+{
+	struct tr_problem *p;
+	va_list ap;
+
+	if (mi->n_problems >= TRIALS_PROBLEMS_MAX) {
+		mi->problems_dropped++;
+		return;
+	}
+	if (!mi->problems) {
+		mi->problems = calloc(TRIALS_PROBLEMS_MAX, sizeof(*p));
+		if (!mi->problems) {
+			mi->problems_dropped++;
+			return;
+		}
+	}
+	p = &mi->problems[mi->n_problems++];
+	p->line = line;
+	va_start(ap, fmt);
+	vsnprintf(p->reason, sizeof(p->reason), fmt, ap);
+	va_end(ap);
+}
+
+/*
+ * Share total out in proportion to w[] in whole units: floors first, then
+ * the largest remainders get one more. The shares add up to total exactly
+ * when any weight is positive, and are all 0 otherwise.
+ */
+void tr_split_int(__u64 total, const double *w, int n, __u64 *out)
+{
+	long double sum = 0, q;
+	double *rem;
+	__u64 given = 0;
+	int i, best;
+
+	for (i = 0; i < n; i++) {
+		out[i] = 0;
+		if (w[i] > 0)
+			sum += w[i];
+	}
+	if (sum <= 0 || !total)
+		return;
+	rem = calloc(n, sizeof(*rem));
+	for (i = 0; i < n; i++) {
+		if (w[i] <= 0) {
+			if (rem)
+				rem[i] = -1;
+			continue;
+		}
+		q = (long double)total * w[i] / sum;
+		out[i] = (__u64)floorl(q);
+		if (out[i] > total - given)
+			out[i] = total - given;
+		given += out[i];
+		if (rem)
+			rem[i] = (double)(q - floorl(q));
+	}
+	while (given < total) {
+		best = -1;
+		for (i = 0; i < n; i++)
+			if (w[i] > 0 && (best < 0 || (rem && rem[i] > rem[best])))
+				best = i;
+		out[best]++;
+		given++;
+		if (rem)
+			rem[best] = -1;
+	}
+	free(rem);
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* p-th percentile (0..100), linear between closest ranks; sorts v. */
+double tr_percentile(double *v, int n, double p)
+{
+	double pos;
+	int lo;
+
+	if (n <= 0)
+		return NAN;
+	qsort(v, n, sizeof(*v), cmp_double);
+	pos = p / 100.0 * (n - 1);
+	lo = (int)floor(pos);
+	if (lo >= n - 1)
+		return v[n - 1];
+	return v[lo] + (v[lo + 1] - v[lo]) * (pos - lo);
+}
+
+int tr_worker_find(const struct trials *t, const char *name)
+{
+	int i;
+
+	for (i = 0; i < t->n_workers; i++)
+		if (!strcmp(t->workers[i].name, name))
+			return i;
+	return -1;
+}
+
+int tr_worker_get(struct trials *t, const char *name, bool from_marks)
+{
+	struct tr_worker *w;
+	int i = tr_worker_find(t, name);
+
+	if (i >= 0) {
+		t->workers[i].from_marks |= from_marks;
+		return i;
+	}
+	if ((t->n_workers & (t->n_workers - 1)) == 0) {
+		w = realloc(t->workers, (size_t)(t->n_workers ? t->n_workers * 2 : 1) *
+			    sizeof(*w));
+		if (!w)
+			return -ENOMEM;
+		t->workers = w;
+	}
+	w = &t->workers[t->n_workers];
+	memset(w, 0, sizeof(*w));
+	snprintf(w->name, sizeof(w->name), "%s", name);
+	w->from_marks = from_marks;
+	return t->n_workers++;
+}
+
+/* ---- intake ---- */
+
+static struct tr_mark *intake_push(struct intake *in)
+{
+	struct tr_mark *v;
+
+	if (in->n == in->cap) {
+		v = realloc(in->v, (size_t)(in->cap ? in->cap * 2 : 256) *
+			    sizeof(*v));
+		if (!v)
+			return NULL;
+		in->v = v;
+		in->cap = in->cap ? in->cap * 2 : 256;
+	}
+	return &in->v[in->n++];
+}
+
+/* A mark's time on the trace clock; flags one far outside the trace. */
+static void place_mark(struct intake *in, struct tr_mark *tm, __u64 live_ns)
+{
+	struct trials *t = in->t;
+	__s64 d;
+
+	if (tm->mk.has_ts) {
+		tm->t = (__s64)(tm->mk.ts_unix_ns - (__u64)t->off);
+		tm->timed = true;
+	} else if (in->live) {
+		tm->t = (__s64)live_ns;
+		tm->timed = true;
+	} else {
+		t->mi.untimed++;
+		return;
+	}
+	if (t->span1 <= t->span0)
+		return;
+	d = tm->t < t->span0 ? t->span0 - tm->t :
+	    tm->t > t->span1 ? tm->t - t->span1 : 0;
+	if (d <= TRIALS_OUTSIDE_NS)
+		return;
+	tm->timed = false;
+	tm->outside = true;
+	t->mi.outside++;
+	tr_problem(&t->mi, tm->line,
+		   "%s param_id=%s: timestamp %.1f s %s the trace (wrong clock or another run); used without a time",
+		   mark_kind__name(tm->mk.kind), tm->mk.param_id, d / 1e9,
+		   tm->t < t->span0 ? "before" : "after");
+}
+
+static int add_mark(struct intake *in, const struct xt_mark *mk, __u64 line,
+		    __u64 live_ns)
+{
+	struct tr_mark *tm = intake_push(in);
+
+	if (!tm)
+		return -ENOMEM;
+	memset(tm, 0, sizeof(*tm));
+	tm->mk = *mk;
+	tm->line = line;
+	place_mark(in, tm, live_ns);
+	return 0;
+}
+
+static void on_bad_line(void *ctx, __u64 line, const char *reason)
+{
+	tr_problem(ctx, line, "malformed: %s", reason);
+}
+
+static int read_marks_file(struct intake *in, const char *path)
+{
+	struct tr_marks_info *mi = &in->t->mi;
+	struct mark_file_stats st;
+	struct mark_file *mf;
+	struct xt_mark mk;
+	int err;
+
+	err = mark_file__open(path, &mf);
+	if (err) {
+		p_err("report: cannot read marks from %s: %s", path,
+		      strerror(-err));
+		return err;
+	}
+	mi->source = "file";
+	snprintf(mi->path, sizeof(mi->path), "%s", path);
+	mark_file__set_bad_cb(mf, on_bad_line, mi);
+	while ((err = mark_file__next(mf, &mk)) > 0)
+		if (add_mark(in, &mk, mark_file__lineno(mf), 0))
+			break;
+	if (err < 0)
+		p_warn("reading marks from %s stopped after line %llu: %s; using what came before",
+		       path, (unsigned long long)mark_file__lineno(mf),
+		       strerror(-err));
+	mark_file__stats(mf, &st);
+	mi->lines = st.lines;
+	mi->marks = st.marks;
+	mi->ignored = st.ignored;
+	mi->bad = st.bad;
+	mi->bad_dropped = st.bad_dropped;
+	mark_file__free(mf);
+	return 0;
+}
+
+static void read_marks_trace(struct intake *in)
+{
+	const struct model *m = in->t->m;
+	struct tr_marks_info *mi = &in->t->mi;
+	char err[XT_MARK_ERR_MAX];
+	struct xt_mark mk;
+	int i, r;
+
+	mi->source = "trace";
+	in->live = true;
+	for (i = 0; i < m->n_marks; i++) {
+		const char *text = m->marks[i].text;
+
+		mi->lines++;
+		r = mark__parse(text, strlen(text), &mk, err, sizeof(err));
+		if (r == 1) {
+			mi->marks++;
+			if (add_mark(in, &mk, i + 1, m->marks[i].ts_ns))
+				break;
+		} else if (r == 0) {
+			mi->ignored++;
+		} else {
+			mi->bad++;
+			tr_problem(mi, i + 1, "malformed: %s", err);
+		}
+	}
+}
+
+/* ---- trials ---- */
+
+static __u64 str_hash(const char *s)
+{
+	__u64 h = 1469598103934665603ull;
+
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ull;
+	return h;
+}
+
+/* The first instance of param_id, or -1. */
+static int trial_first(const struct trials *t, struct hmap *idx,
+		       const char *pid)
+{
+	__u64 h = str_hash(pid);
+	void *v;
+
+	for (;; h++) {
+		v = hmap__get(idx, h);
+		if (!v)
+			return -1;
+		if (!strcmp(t->trials[(long)v - 1].param_id, pid))
+			return (int)(long)v - 1;
+	}
+}
+
+/* The last instance of param_id, or -1. */
+static int trial_latest(const struct trials *t, struct hmap *idx,
+			const char *pid)
+{
+	int i = trial_first(t, idx, pid);
+
+	while (i >= 0 && t->trials[i].next >= 0)
+		i = t->trials[i].next;
+	return i;
+}
+
+/* A new instance of param_id: "ID", then "ID#2", "ID#3"... */
+static int trial_new(struct trials *t, struct hmap *idx, const char *pid)
+{
+	int first = trial_first(t, idx, pid), n = 1, i, j;
+	struct tr_trial *tr;
+	__u64 h = str_hash(pid);
+
+	if ((t->n_trials & (t->n_trials - 1)) == 0) {
+		tr = realloc(t->trials, (size_t)(t->n_trials ? t->n_trials * 2 : 1) *
+			     sizeof(*tr));
+		if (!tr)
+			return -ENOMEM;
+		t->trials = tr;
+	}
+	i = t->n_trials;
+	tr = &t->trials[i];
+	memset(tr, 0, sizeof(*tr));
+	tr->next = -1;
+	snprintf(tr->param_id, sizeof(tr->param_id), "%s", pid);
+	if (first >= 0) {
+		for (j = first; t->trials[j].next >= 0; j = t->trials[j].next)
+			n++;
+		t->trials[j].next = i;
+		snprintf(tr->id, sizeof(tr->id), "%s#%d", pid, n + 1);
+	} else {
+		snprintf(tr->id, sizeof(tr->id), "%s", pid);
+		while (hmap__get(idx, h))
+			h++;
+		if (hmap__put(idx, h, (void *)(long)(i + 1)))
+			return -ENOMEM;
+	}
+	t->n_trials++;
+	return i;
+}
+
+static int cmp_mark(const void *a, const void *b)
+{
+	const struct tr_mark *x = a, *y = b;
+
+	if (x->timed != y->timed)
+		return x->timed ? -1 : 1;
+	if (x->timed && x->t != y->t)
+		return x->t < y->t ? -1 : 1;
+	return x->line < y->line ? -1 : x->line > y->line;
+}
+
+static int add_task(struct trials *t, int trial, const struct tr_mark *tm)
+{
+	const struct xt_mark *mk = &tm->mk;
+	struct tr_task *k;
+	int w;
+
+	if ((t->n_tasks & (t->n_tasks - 1)) == 0) {
+		k = realloc(t->tasks, (size_t)(t->n_tasks ? t->n_tasks * 2 : 1) *
+			    sizeof(*k));
+		if (!k)
+			return -ENOMEM;
+		t->tasks = k;
+	}
+	w = tr_worker_get(t, mk->worker, true);
+	if (w < 0)
+		return w;
+	k = &t->tasks[t->n_tasks++];
+	memset(k, 0, sizeof(*k));
+	k->kind = mk->kind;
+	k->trial = trial;
+	k->worker = w;
+	k->timed = tm->timed;
+	k->end = tm->t;
+	k->dur_ms = mk->duration_ms;
+	k->dur_ns = (__u64)llround(mk->duration_ms * 1e6);
+	k->start = k->end - (__s64)k->dur_ns;
+	k->seed = mk->seed;
+	snprintf(k->target, sizeof(k->target), "%s", mk->target);
+	k->n_inputs = mk->n_sim_returns;
+	k->n_outputs = mk->n_outputs;
+	k->claimed_bytes = mk->total_inline_mb * 1e6;
+	k->demand = -1;
+	k->line = tm->line;
+	return 0;
+}
+
+/* Put one mark into its trial (marks come sorted by time). */
+static int route_mark(struct trials *t, struct hmap *idx,
+		      const struct tr_mark *tm)
+{
+	const struct xt_mark *mk = &tm->mk;
+	int i = trial_latest(t, idx, mk->param_id);
+	struct tr_trial *tr;
+
+	switch (mk->kind) {
+	case XT_MARK_TRIAL_BEGIN:
+		if (i < 0 || (tm->timed && (t->trials[i].has_begin ||
+					    t->trials[i].has_end)))
+			i = trial_new(t, idx, mk->param_id);
+		if (i < 0)
+			return i;
+		tr = &t->trials[i];
+		if (tm->timed && !tr->has_begin) {
+			tr->has_begin = true;
+			tr->begin = tm->t;
+		}
+		break;
+	case XT_MARK_TRIAL_END:
+		if (i < 0)
+			i = trial_new(t, idx, mk->param_id);
+		if (i < 0)
+			return i;
+		tr = &t->trials[i];
+		if (!tm->timed)
+			break;
+		if (tr->has_end) {
+			tr_problem(&t->mi, tm->line,
+				   "second TRIAL_END for param_id=%s without a TRIAL_BEGIN between: ignored",
+				   mk->param_id);
+			break;
+		}
+		tr->has_end = true;
+		tr->end = tm->t;
+		break;
+	default:
+		if (i < 0)
+			i = trial_new(t, idx, mk->param_id);
+		if (i < 0)
+			return i;
+		if (add_task(t, i, tm))
+			return -ENOMEM;
+		break;
+	}
+	tr = &t->trials[i];
+	if (mk->run_id[0] && !tr->run_id[0])
+		snprintf(tr->run_id, sizeof(tr->run_id), "%s", mk->run_id);
+	if (tm->timed)
+		tr->n_in_trace++;
+	else if (tm->outside)
+		tr->n_outside++;
+	t->mi.used++;
+	return 0;
+}
+
+static int group_marks(struct intake *in)
+{
+	struct trials *t = in->t;
+	struct hmap *idx = hmap__new();
+	int i, err = 0;
+
+	if (!idx)
+		return -ENOMEM;
+	if (in->n)
+		qsort(in->v, in->n, sizeof(*in->v), cmp_mark);
+	for (i = 0; i < in->n && !err; i++)
+		err = route_mark(t, idx, &in->v[i]);
+	hmap__free(idx);
+	return err;
+}
+
+/* Index each trial's tasks. */
+static int index_tasks(struct trials *t)
+{
+	int i;
+
+	for (i = 0; i < t->n_tasks; i++)
+		t->trials[t->tasks[i].trial].n_tasks++;
+	for (i = 0; i < t->n_trials; i++) {
+		struct tr_trial *tr = &t->trials[i];
+
+		tr->tasks = calloc(tr->n_tasks ? tr->n_tasks : 1,
+				   sizeof(*tr->tasks));
+		if (!tr->tasks)
+			return -ENOMEM;
+		tr->n_tasks = 0;
+	}
+	for (i = 0; i < t->n_tasks; i++) {
+		struct tr_trial *tr = &t->trials[t->tasks[i].trial];
+
+		tr->tasks[tr->n_tasks++] = i;
+	}
+	return 0;
+}
+
+/* Task windows usable for CPU: not absurd, not before the trial began. */
+static void check_task(struct trials *t, struct tr_trial *tr,
+		       struct tr_task *k)
+{
+	__s64 span = t->span1 - t->span0;
+
+	k->cpu_ok = k->timed;
+	if (!k->timed)
+		return;
+	if (span > 0 && (__s64)k->dur_ns > span + TRIALS_OUTSIDE_NS) {
+		k->cpu_ok = false;
+		t->mi.clipped++;
+		tr_problem(&t->mi, k->line,
+			   "%s param_id=%s: duration_ms=%.1f is longer than the trace; its window is not used",
+			   mark_kind__name(k->kind), tr->param_id, k->dur_ms);
+		return;
+	}
+	if (tr->has_begin && k->start < tr->begin - t->slack) {
+		k->cpu_ok = false;
+		t->mi.clipped++;
+		tr_problem(&t->mi, k->line,
+			   "%s param_id=%s: duration_ms=%.1f reaches back %.3f s before TRIAL_BEGIN; its window is not used",
+			   mark_kind__name(k->kind), tr->param_id, k->dur_ms,
+			   (tr->begin - k->start) / 1e9);
+	}
+}
+
+static void count_inputs(struct trials *t, struct tr_trial *tr)
+{
+	int i, j, n_w = 0, first_w = -1;
+
+	for (i = 0; i < tr->n_tasks; i++) {
+		struct tr_task *g = &t->tasks[tr->tasks[i]];
+
+		if (g->kind != XT_MARK_AGG)
+			continue;
+		if (first_w < 0)
+			first_w = g->worker, n_w = 1;
+		for (j = 0; j < i; j++) {
+			struct tr_task *h = &t->tasks[tr->tasks[j]];
+
+			if (h->kind == XT_MARK_AGG && h->worker == g->worker)
+				break;
+		}
+		if (j == i && g->worker != first_w)
+			n_w++;
+		if (g->claimed_bytes > tr->unique_bytes)
+			tr->unique_bytes = g->claimed_bytes;
+		for (j = 0; j < tr->n_tasks; j++) {
+			struct tr_task *s = &t->tasks[tr->tasks[j]];
+
+			if (s->kind == XT_MARK_SIM && s->worker == g->worker)
+				g->local_inputs++;
+		}
+	}
+	tr->n_agg_workers = n_w;
+	tr->split = n_w > 1;
+}
+
+/*
+ * An AGG line claiming far more per input than the others (100x the
+ * median) would take every byte in its window: use the median instead.
+ */
+static void check_claims(struct trials *t)
+{
+	double *v = calloc(t->n_tasks + 1, sizeof(*v)), med;
+	int i, n = 0;
+
+	if (!v)
+		return;
+	for (i = 0; i < t->n_tasks; i++)
+		if (t->tasks[i].kind == XT_MARK_AGG && t->tasks[i].n_inputs)
+			v[n++] = t->tasks[i].claimed_bytes / t->tasks[i].n_inputs;
+	med = n >= 3 ? tr_percentile(v, n, 50) : 0;
+	free(v);
+	for (i = 0; i < t->n_tasks && med > 0; i++) {
+		struct tr_task *k = &t->tasks[i];
+
+		if (k->kind != XT_MARK_AGG || !k->n_inputs ||
+		    k->claimed_bytes / k->n_inputs <= 100 * med)
+			continue;
+		tr_problem(&t->mi, k->line,
+			   "AGG_TIMING param_id=%s: total_inline_mb=%.2f is over 100x the median per input; the median is used to share bytes",
+			   t->trials[k->trial].param_id, k->claimed_bytes / 1e6);
+		k->claimed_bytes = med * k->n_inputs;
+		t->mi.implausible++;
+	}
+}
+
+static void finish_trial(struct trials *t, struct tr_trial *tr)
+{
+	bool any_task = false;
+	__s64 lo = 0, hi = 0;
+	int i;
+
+	for (i = 0; i < tr->n_tasks; i++) {
+		struct tr_task *k = &t->tasks[tr->tasks[i]];
+
+		if (k->kind == XT_MARK_SIM)
+			tr->n_sims++;
+		else
+			tr->n_aggs++;
+		check_task(t, tr, k);
+		if (!k->timed)
+			continue;
+		if (!any_task || (k->cpu_ok ? k->start : k->end) < lo)
+			lo = k->cpu_ok ? k->start : k->end;
+		if (!any_task || k->end > hi)
+			hi = k->end;
+		any_task = true;
+	}
+	count_inputs(t, tr);
+	tr->t0 = tr->has_begin ? tr->begin : lo;
+	tr->t1 = tr->has_end ? tr->end : hi;
+	if (tr->has_begin && !tr->has_end && !any_task)
+		tr->t1 = t->span1;
+	if (tr->has_begin && any_task && hi > tr->t1)
+		tr->t1 = hi;
+	tr->timed = any_task || (tr->has_begin && tr->has_end) ||
+		    (tr->has_begin && t->span1 > tr->begin);
+	if (tr->t1 < tr->t0)
+		tr->t1 = tr->t0;
+	tr->mode = any_task ? TR_TASK : tr->timed ? TR_TRIAL : TR_NONE;
+	tr->partial = tr->timed && (tr->t0 < t->span0 || tr->t1 > t->span1 ||
+				    !tr->has_begin || !tr->has_end);
+	if (tr->n_outside && !tr->n_in_trace) {
+		tr->dropped = true;
+		t->mi.trials_outside++;
+	}
+}
+
+/* Local processes for the workers the marks name, or role=worker ones. */
+static int resolve_workers(struct trials *t)
+{
+	const struct model *m = t->m;
+	int i, j, k;
+
+	if (!t->n_workers) {
+		for (i = 0; i < m->n_procs; i++)
+			if (!strcmp(m->procs[i]->role, "worker") &&
+			    tr_worker_get(t, m->procs[i]->name, false) < 0)
+				return -ENOMEM;
+	}
+	for (k = 0; k < t->n_workers; k++) {
+		struct tr_worker *w = &t->workers[k];
+
+		for (i = 0; i < m->n_procs && !w->proc; i++)
+			if (!strcmp(m->procs[i]->name, w->name))
+				w->proc = m->procs[i];
+		for (i = 0; i < m->n_procs && !w->proc; i++) {
+			const struct mproc *p = m->procs[i];
+
+			for (j = 0; j < p->n_listens; j++)
+				if (!strcmp(p->listens[j]->name, w->name))
+					w->proc = p;
+		}
+	}
+	return 0;
+}
+
+static int intake(struct trials *t, const struct trials_opts *o)
+{
+	struct intake in = { .t = t };
+	int err;
+
+	if (o->marks_path)
+		err = read_marks_file(&in, o->marks_path);
+	else
+		read_marks_trace(&in), err = 0;
+	if (!err)
+		err = group_marks(&in);
+	free(in.v);
+	return err;
+}
+
+bool trials__wanted(const struct model *m, const struct trials_opts *o)
+{
+	return (o && o->marks_path) || m->n_marks > 0;
+}
+
+int trials__analyze(const char *trace_path, const struct model *m,
+		    const struct trials_opts *o, struct trials **out)
+{
+	struct trials *t = calloc(1, sizeof(*t));
+	json_t *g;
+	int err, i;
+
+	if (!t)
+		return -ENOMEM;
+	t->m = m;
+	t->off = (__s64)model__mono_to_wall(m);
+	t->slack = o && o->slack_ns > 0 ? o->slack_ns : TRIALS_SLACK_NS;
+	t->span0 = (__s64)m->first_ns;
+	t->span1 = (__s64)m->last_ns;
+	g = m->header ? json_object_get(m->header, "burst_gap_ns") : NULL;
+	t->burst_gap_ns = json_is_integer(g) ? json_integer_value(g) : 0;
+	err = intake(t, o);
+	if (!err)
+		err = index_tasks(t);
+	if (err) {
+		if (err == -ENOMEM)
+			p_err("report: out of memory reading marks");
+		trials__free(t);
+		return err;
+	}
+	check_claims(t);
+	for (i = 0; i < t->n_trials; i++)
+		finish_trial(t, &t->trials[i]);
+	if (resolve_workers(t)) {
+		trials__free(t);
+		return -ENOMEM;
+	}
+	err = tr_attribute(t, trace_path);
+	if (err)
+		p_warn("report: per-trial attribution skipped: %s",
+		       strerror(-err));
+	tr_finish(t);
+	*out = t;
+	return 0;
+}
+
+void trials__free(struct trials *t)
+{
+	int i;
+
+	if (!t)
+		return;
+	for (i = 0; i < t->n_trials; i++)
+		free(t->trials[i].tasks);
+	for (i = 0; i < t->n_workers; i++) {
+		struct tr_worker *w = &t->workers[i];
+
+		free(w->s);
+		free(w->left_bytes);
+		free(w->left_compute);
+		free(w->left_comm);
+		free(w->xfer_pool);
+		free(w->xfer_den);
+	}
+	for (i = 0; i < t->n_demands; i++) {
+		free(t->demands[i].need_from);
+		free(t->demands[i].rem_from);
+	}
+	free(t->trials);
+	free(t->tasks);
+	free(t->workers);
+	free(t->bin_lo);
+	free(t->bin_hi);
+	free(t->samples);
+	free(t->demands);
+	free(t->mi.problems);
+	free(t);
+}
