@@ -57,7 +57,7 @@ if [ $rc -ne 0 ]; then
 fi
 stop_cluster >/dev/null
 
-"$XT" report demo.xft || exit 1
+"$XT" report demo.xft --marks demo-marks.log || exit 1
 
 echo
 echo "Dask's own view (transfer_outgoing_log, MB = 1e6 bytes sent src -> dst):"
