@@ -438,6 +438,17 @@ int model__apply(struct model *m, const struct xt_rec_hdr *h)
 	return 0;
 }
 
+void model__drop_marks(struct model *m)
+{
+	int i;
+
+	for (i = 0; i < m->n_marks; i++)
+		free(m->marks[i].text);
+	free(m->marks);
+	m->marks = NULL;
+	m->n_marks = 0;
+}
+
 struct mconn *model__conn(const struct model *m, __u64 id)
 {
 	return hmap__get(PRIV(m)->conns, id);

@@ -138,6 +138,8 @@ int model__resolve(struct model *m);
 void model__window_reset(struct model *m, __u64 now_ns);
 /* Drop processes marked gone before `before_ns` (live views). */
 void model__prune(struct model *m, __u64 before_ns);
+/* Free the marks seen so far (a live view that has consumed them). */
+void model__drop_marks(struct model *m);
 /* Lookups by the keys records carry; NULL if unknown. */
 struct mconn *model__conn(const struct model *m, __u64 id);
 struct mthread *model__thread(const struct model *m, __u32 tid,

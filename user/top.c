@@ -256,6 +256,8 @@ static int tick(struct top_state *s)
 	top_frame__free(&f);
 	model__window_reset(s->m, s->m->last_ns);
 	model__prune(s->m, s->m->last_ns);
+	/* The frame has folded the marks into its trial table: let them go. */
+	model__drop_marks(s->m);
 	return err;
 }
 
