@@ -258,6 +258,7 @@ static int tick(struct top_state *s)
 	model__prune(s->m, s->m->last_ns);
 	/* The frame has folded the marks into its trial table: let them go. */
 	model__drop_marks(s->m);
+	s->trials.next_mark = 0;
 	return err;
 }
 
