@@ -26,6 +26,23 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 const volatile __u64 burst_gap_ns = 5000000;
 const volatile bool track_proc_active = true;
 
+/*
+ * Clock for send/recv bursts. On VMs reading the clock source costs more
+ * than everything else in these programs, so by default bursts are timed
+ * in jiffies (a plain variable; tick-grained). Only differences of it are
+ * used. Without CONFIG_HZ known (no kernel config to read), the precise
+ * clock is used.
+ */
+extern unsigned int CONFIG_HZ __kconfig __weak;
+const volatile bool coarse_clock = true;
+
+static __always_inline __u64 io_clock(void)
+{
+	if (coarse_clock && CONFIG_HZ)
+		return bpf_jiffies64() * (1000000000ull / CONFIG_HZ);
+	return bpf_ktime_get_ns();
+}
+
 /* Unique connection ids; only touched when a socket is first seen. */
 __u64 next_conn_id = 1;
 
@@ -52,7 +69,6 @@ struct {
 
 /* When the current task of each CPU went on it. */
 struct cpu_slot {
-	__u64 since_ns;
 	__u32 tid;
 	__u32 pad;
 };
@@ -137,7 +153,7 @@ static __noinline struct xt_conn *conn_create(struct sock *sk, __u64 now)
 	c.owner_start_ns = leader_start_ns(task);
 	c.netns = BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
 	c.cgroup_id = bpf_get_current_cgroup_id();
-	c.first_ns = now;
+	c.first_ns = bpf_ktime_get_ns();	/* compared with other events */
 	bpf_get_current_comm(c.comm, sizeof(c.comm));
 	read_tuple(sk, &c.tuple);
 	/*
@@ -267,7 +283,7 @@ static __always_inline int handle_io(struct sock *sk, int ret, int flags,
 			st->peek_skipped++;
 		return 0;
 	}
-	now = bpf_ktime_get_ns();
+	now = io_clock();
 	bytes = ret;
 	c = bpf_map_lookup_elem(&conns, &key);
 	/*
@@ -276,7 +292,7 @@ static __always_inline int handle_io(struct sock *sk, int ret, int flags,
 	 */
 	if (c && c->closed &&
 	    BPF_CORE_READ(sk, __sk_common.skc_state) != TCP_CLOSE) {
-		conn_close(sk, now);
+		conn_close(sk, bpf_ktime_get_ns());
 		c = bpf_map_lookup_elem(&conns, &key);
 		if (c && c->closed)
 			c = NULL;	/* ring full: keep the old entry intact */
@@ -446,14 +462,15 @@ static __always_inline int handle_switch(struct task_struct *prev,
 	struct cpu_slot *slot;
 	struct xt_thread *th;
 	__u32 zero = 0, tid = v->prev_tid;
-	__u64 now;
 
 	slot = bpf_map_lookup_elem(&cpu_slots, &zero);
 	if (!slot)
 		return 0;
-	now = bpf_ktime_get_ns();
-	/* Where each CPU's current run began, for threads that never stop. */
-	slot->since_ns = now;
+	/*
+	 * Who runs on each CPU now: user code reads a thread that never
+	 * stops from /proc. No clock read here: on VMs it is the costliest
+	 * part of this program.
+	 */
 	slot->tid = v->next_tid;
 	if (!tid)
 		return 0;
@@ -467,7 +484,7 @@ static __always_inline int handle_switch(struct task_struct *prev,
 	th->runq_ns = v->delay_ns - th->base_runq_ns;
 	th->switches = v->pcount - th->base_switches;
 	if (v->state & TASK_DEAD)
-		thread_exit(th, tid, now);
+		thread_exit(th, tid, bpf_ktime_get_ns());
 	return 0;
 }
 

@@ -107,19 +107,19 @@ def check_workers(label, truth, report):
 def check_totals(label, report):
     """Every byte the kernel hooks saw is in exactly one place.
 
-    Flows whose far end is an unresolved "host://IP" carry the unresolved
-    bytes (tx: dst is host://, rx: src is host://), so the identity is
-    sum(resolved flows) + unresolved == kernel, with unresolved equal to
-    the bytes of the host:// flows (no double counting, nothing lost).
+    Flows whose far end is not a process of this node ("host://IP", or a
+    "tcp://IP:PORT" no local process listens on) carry the unresolved
+    bytes (tx: dst, rx: src), so the identity is sum(resolved flows) +
+    unresolved == kernel, with unresolved equal to the bytes of those
+    flows (no double counting, nothing lost).
     """
     tot = report.get("totals", {})
     flows = report.get("flows", [])
+    local = {w["endpoint"] for w in report.get("workers", [])}
     for d, far in (("tx", "dst"), ("rx", "src")):
         key = d + "_bytes"
-        res = sum(f.get(key, 0) for f in flows
-                  if not str(f.get(far, "")).startswith("host://"))
-        host = sum(f.get(key, 0) for f in flows
-                   if str(f.get(far, "")).startswith("host://"))
+        res = sum(f.get(key, 0) for f in flows if f.get(far) in local)
+        host = sum(f.get(key, 0) for f in flows if f.get(far) not in local)
         un = tot.get("unresolved_%s_bytes" % d)
         k = tot.get("kernel_%s_bytes" % d)
         ok = isinstance(un, int) and isinstance(k, int) and res + un == k
@@ -129,7 +129,7 @@ def check_totals(label, report):
               % (res, un, res + un if isinstance(un, int) else None, k,
                  k - res - un if ok is False and isinstance(un, int) and
                  isinstance(k, int) else None))
-        check(un == host, "%s: unresolved_%s equals the host:// flows' %s"
+        check(un == host, "%s: unresolved_%s equals the flows' %s to or from no local process"
               % (label, key, key), "unresolved %s, host:// flows %s" % (un, host))
 
 

@@ -557,38 +557,67 @@ static void on_proc(struct collector *c, const void *key, const void *val,
 }
 
 struct cpu_slot_u {
-	__u64 since_ns;
 	__u32 tid;
 	__u32 pad;
 };
 
+/* A thread on a CPU now, with its on-CPU total from /proc. */
+struct running {
+	__u32 tid;
+	__u64 sum_ns;
+};
+
 /*
- * A thread that never leaves its CPU has no sched_switch to count it, so
- * add the run in progress: slots are read after the thread entries, so a
- * slot can only show a run the entry does not hold yet.
+ * A thread that never leaves its CPU has no sched_switch to count it: for
+ * the threads on a CPU now, take the kernel's own total from schedstat
+ * (current to the last tick).
  */
-static __u64 running_ns(struct collector *c, const struct cpu_slot_u *slots,
-			__u32 tid, __u64 now)
+static int read_running(struct collector *c, struct running *run)
+{
+	int sfd = bpf_map__fd(c->skel->maps.cpu_slots);
+	struct cpu_slot_u *slots;
+	char path[64], buf[128];
+	__u32 zero = 0;
+	int i, n = 0;
+
+	slots = calloc(c->ncpus, sizeof(*slots));
+	if (!slots)
+		return 0;
+	if (!bpf_map_lookup_elem(sfd, &zero, slots))
+		for (i = 0; i < c->ncpus; i++) {
+			if (!slots[i].tid)
+				continue;
+			snprintf(path, sizeof(path), "/proc/%u/schedstat",
+				 slots[i].tid);
+			if (read_file(path, buf, sizeof(buf)) <= 0)
+				continue;
+			run[n].tid = slots[i].tid;
+			run[n++].sum_ns = strtoull(buf, NULL, 10);
+		}
+	free(slots);
+	return n;
+}
+
+static __u64 thread_cpu_now(const struct xt_thread *th,
+			    const struct running *run, int n)
 {
 	int i;
 
-	for (i = 0; i < c->ncpus; i++)
-		if (slots[i].tid == tid && slots[i].since_ns &&
-		    now > slots[i].since_ns)
-			return now - slots[i].since_ns;
-	return 0;
+	for (i = 0; i < n; i++)
+		if (run[i].tid == th->tid &&
+		    run[i].sum_ns > th->base_cpu_ns + th->cpu_ns)
+			return run[i].sum_ns - th->base_cpu_ns;
+	return th->cpu_ns;
 }
 
 static int harvest_threads(struct collector *c, __u64 ts)
 {
 	int fd = bpf_map__fd(c->skel->maps.threads);
-	int sfd = bpf_map__fd(c->skel->maps.cpu_slots);
-	struct cpu_slot_u *slots;
+	struct running *run;
 	struct xt_thread *th;
-	__u32 zero = 0, n = 0, i, total = 0;
+	__u32 n = 0, i, total = 0;
 	struct xt_thread *all = NULL;
-	__u64 now;
-	int err;
+	int err, nrun;
 
 	/* Collect all entries first; then read the slots once. */
 	{
@@ -624,18 +653,14 @@ static int harvest_threads(struct collector *c, __u64 ts)
 			first = false;
 		}
 	}
-	slots = calloc(c->ncpus, sizeof(*slots));
-	if (!slots || bpf_map_lookup_elem(sfd, &zero, slots))
-		memset(slots, 0, slots ? c->ncpus * sizeof(*slots) : 0);
-	now = now_mono_ns();
-	ts = now;
+	run = calloc(c->ncpus, sizeof(*run));
+	nrun = run ? read_running(c, run) : 0;
+	ts = now_mono_ns();
 	for (i = 0; i < total; i++) {
 		th = &all[i];
-		thread_delta(c, th, th->cpu_ns +
-			     (slots ? running_ns(c, slots, th->tid, now) : 0),
-			     ts);
+		thread_delta(c, th, thread_cpu_now(th, run, nrun), ts);
 	}
-	free(slots);
+	free(run);
 	free(all);
 	return 0;
 }
@@ -814,11 +839,12 @@ json_t *collector__header(const struct collector *c)
 
 	uname(&u);
 	clean_str(host, u.nodename, sizeof(host));
-	hk = json_pack("{s:s, s:s, s:s, s:b}",
+	hk = json_pack("{s:s, s:s, s:s, s:b, s:s}",
 		       "sock", hook_name(c->hooks.use[XT_C_SOCK]),
 		       "state", hook_name(c->hooks.use[XT_C_STATE]),
 		       "sched", hook_name(c->hooks.use[XT_C_SCHED]),
-		       "iter_listeners", c->hooks.iter_listeners);
+		       "iter_listeners", c->hooks.iter_listeners,
+		       "io_clock", c->hooks.coarse_clock ? "coarse" : "precise");
 	h = json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:o, s:i}",
 		      "format", "xfertrace.trace/1",
 		      "host", host,
@@ -919,6 +945,9 @@ static int configure(struct collector *c)
 	const struct collector_opts *o = &c->opts;
 
 	s->rodata->burst_gap_ns = o->burst_gap_ns;
+	if (o->precise_clock)
+		c->hooks.coarse_clock = false;
+	s->rodata->coarse_clock = c->hooks.coarse_clock;
 	s->rodata->track_proc_active = !o->no_proc_active;
 	s->rodata->kp_recv_old_abi = c->hooks.recv_old_abi;
 	set_autoload(s, &c->hooks);

@@ -228,26 +228,30 @@ static bool recv_old_abi(void)
 	return t && btf_vlen(t) == 6;
 }
 
-/* iter/task_file (5.8) plus the bpf_sock_from_file helper (5.11). */
-static bool iter_listeners_ok(void)
+/* Does this kernel's enum bpf_func_id name the helper? */
+static bool helper_exists(const char *name)
 {
 	struct btf *btf = vmlinux_btf();
 	const struct btf_enum *e;
 	const struct btf_type *t;
 	int id, i;
 
-	if (btf_id("bpf_iter__task_file", BTF_KIND_STRUCT) < 0)
-		return false;
 	id = btf_id("bpf_func_id", BTF_KIND_ENUM);
 	t = id < 0 ? NULL : btf__type_by_id(btf, id);
 	if (!t)
 		return false;
 	e = btf_enum(t);
 	for (i = 0; i < btf_vlen(t); i++, e++)
-		if (!strcmp(btf__name_by_offset(btf, e->name_off),
-			    "BPF_FUNC_sock_from_file"))
+		if (!strcmp(btf__name_by_offset(btf, e->name_off), name))
 			return true;
 	return false;
+}
+
+/* iter/task_file (5.8) plus the bpf_sock_from_file helper (5.11). */
+static bool iter_listeners_ok(void)
+{
+	return btf_id("bpf_iter__task_file", BTF_KIND_STRUCT) >= 0 &&
+	       helper_exists("BPF_FUNC_sock_from_file");
 }
 
 int probe__privileges(void)
@@ -282,6 +286,7 @@ int hooks__choose(enum xt_hook want, struct xt_hooks *out, FILE *log)
 		out->use[c] = walk(c, want, log);
 	out->recv_old_abi = recv_old_abi();
 	out->iter_listeners = iter_listeners_ok();
+	out->coarse_clock = helper_exists("BPF_FUNC_ktime_get_coarse_ns");
 	if (!out->use[XT_C_SOCK]) {
 		p_err("no usable hook for TCP bytes on this kernel: it needs sock_send_length tracepoints (6.3+), fexit or kprobes");
 		return -ENOTSUP;
@@ -322,7 +327,10 @@ int hooks__report(FILE *f)
 	if (err)
 		return err;
 	fprintf(f, "listener discovery at start: %s\n",
-		hk.iter_listeners ? "iter/task_file" : "/proc");
+		hk.iter_listeners ? "iter/task_file" :
+		"none (needs Linux 5.11); listeners are learned as they open");
+	fprintf(f, "send/recv clock: %s\n", hk.coarse_clock ?
+		"coarse (tick-grained, cheap)" : "precise (no coarse clock before Linux 5.11)");
 	for (c = 0; c < XT_C_MAX; c++)
 		fprintf(f, "will use for %s: %s\n", concern_names[c],
 			hook_name(hk.use[c]));

@@ -29,6 +29,7 @@ struct record_opts {
 	__u64 burst_gap_ms;
 	const char *marks_path;
 	bool dry_run;
+	bool precise_clock;
 	char **cmd;
 };
 
@@ -51,7 +52,8 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: xfertrace record [-o FILE] [--interval MS] [--duration S]\n"
 		"                        [--marks-socket PATH] [--hooks auto|tp_btf|raw_tp|fexit|kprobe]\n"
-		"                        [--burst-gap-ms MS] [--dry-run] [-- COMMAND ARGS...]\n");
+		"                        [--burst-gap-ms MS] [--precise-clock] [--dry-run]\n"
+		"                        [-- COMMAND ARGS...]\n");
 }
 
 static int parse_args(int argc, char **argv, struct record_opts *o)
@@ -64,6 +66,7 @@ static int parse_args(int argc, char **argv, struct record_opts *o)
 		{ "burst-gap-ms", required_argument, NULL, 'g' },
 		{ "marks-socket", required_argument, NULL, 'm' },
 		{ "dry-run", no_argument, NULL, 'n' },
+		{ "precise-clock", no_argument, NULL, 'P' },
 		{ "help", no_argument, NULL, 'h' },
 		{},
 	};
@@ -110,6 +113,9 @@ static int parse_args(int argc, char **argv, struct record_opts *o)
 			break;
 		case 'n':
 			o->dry_run = true;
+			break;
+		case 'P':
+			o->precise_clock = true;
 			break;
 		case 'h':
 			usage(stdout);
@@ -255,6 +261,7 @@ int cmd_record(int argc, char **argv)
 	co.burst_gap_ns = o.burst_gap_ms * 1000000ull;
 	co.want = o.want;
 	co.dry_run = o.dry_run;
+	co.precise_clock = o.precise_clock;
 	co.sink = trace_writer__sink;
 	err = collector__new(&co, &c);
 	if (err)
