@@ -1009,6 +1009,9 @@ int collector__new(const struct collector_opts *opts, struct collector **out)
 		      strerror(-err));
 		goto fail;
 	}
+	/* Jiffies time bursts only if libbpf found the kernel's CONFIG_HZ. */
+	c->hooks.coarse_clock = c->hooks.coarse_clock && c->skel->kconfig &&
+				c->skel->kconfig->CONFIG_HZ;
 	c->rb = ring_buffer__new(bpf_map__fd(c->skel->maps.events), on_event,
 				 c, NULL);
 	if (!c->rb) {

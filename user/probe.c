@@ -286,7 +286,7 @@ int hooks__choose(enum xt_hook want, struct xt_hooks *out, FILE *log)
 		out->use[c] = walk(c, want, log);
 	out->recv_old_abi = recv_old_abi();
 	out->iter_listeners = iter_listeners_ok();
-	out->coarse_clock = helper_exists("BPF_FUNC_ktime_get_coarse_ns");
+	out->coarse_clock = helper_exists("BPF_FUNC_jiffies64");
 	if (!out->use[XT_C_SOCK]) {
 		p_err("no usable hook for TCP bytes on this kernel: it needs sock_send_length tracepoints (6.3+), fexit or kprobes");
 		return -ENOTSUP;
@@ -329,8 +329,9 @@ int hooks__report(FILE *f)
 	fprintf(f, "listener discovery at start: %s\n",
 		hk.iter_listeners ? "iter/task_file" :
 		"none (needs Linux 5.11); listeners are learned as they open");
-	fprintf(f, "send/recv clock: %s\n", hk.coarse_clock ?
-		"coarse (tick-grained, cheap)" : "precise (no coarse clock before Linux 5.11)");
+	fprintf(f, "send/recv burst clock: %s\n", hk.coarse_clock ?
+		"jiffies if the kernel config (CONFIG_HZ) is readable, else the clock source" :
+		"the clock source");
 	for (c = 0; c < XT_C_MAX; c++)
 		fprintf(f, "will use for %s: %s\n", concern_names[c],
 			hook_name(hk.use[c]));

@@ -27,7 +27,7 @@ struct xt_hooks {
 	enum xt_hook use[XT_C_MAX];
 	bool iter_listeners;	/* iter/task_file + bpf_sock_from_file */
 	bool recv_old_abi;	/* tcp_recvmsg still has the nonblock arg */
-	bool coarse_clock;	/* bpf_ktime_get_coarse_ns (5.11) */
+	bool coarse_clock;	/* bursts timed in jiffies (bpf_jiffies64) */
 };
 
 const char *hook_name(enum xt_hook h);
