@@ -328,6 +328,7 @@ static __always_inline int handle_io(struct sock *sk, int ret, int flags,
 	} else {
 		burst_add(&c->active_ns, &c->last_io_ns, now);
 	}
+	c->dirty = 1;
 	if (track_proc_active)
 		proc_account(c, prev_io, now, in_flight);
 global:
@@ -483,6 +484,7 @@ static __always_inline int handle_switch(struct task_struct *prev,
 	th->cpu_ns = v->sum_ns - th->base_cpu_ns;
 	th->runq_ns = v->delay_ns - th->base_runq_ns;
 	th->switches = v->pcount - th->base_switches;
+	th->dirty = 1;
 	if (v->state & TASK_DEAD)
 		thread_exit(th, tid, bpf_ktime_get_ns());
 	return 0;
@@ -656,8 +658,10 @@ static __always_inline int handle_exec(struct task_struct *p)
 	__u32 tid = BPF_CORE_READ(p, pid);
 	struct xt_thread *th = bpf_map_lookup_elem(&threads, &tid);
 
-	if (th)
+	if (th) {
 		BPF_CORE_READ_STR_INTO(&th->comm, p, comm);
+		th->dirty = 1;
+	}
 	return 0;
 }
 
@@ -703,5 +707,38 @@ int dump_listeners(struct bpf_iter__task_file *ctx)
 	read_tuple(sk, &e.tuple);
 	e.backlog = BPF_CORE_READ(sk, sk_max_ack_backlog);
 	bpf_seq_write(ctx->meta->seq, &e, sizeof(e));
+	return 0;
+}
+
+/*
+ * Harvest iterators: only entries that changed since the last harvest
+ * (and closed sockets) go to user space, so a harvest costs what moved,
+ * not what is open. The flag is cleared before the copy: an update in
+ * between is in the copy and sets the flag again, so nothing is missed.
+ */
+SEC("iter/bpf_map_elem")
+int dump_conns(struct bpf_iter__bpf_map_elem *ctx)
+{
+	struct xt_conn *c = ctx->value;
+	__u64 *key = ctx->key;
+
+	if (!key || !c || (!c->dirty && !c->closed))
+		return 0;
+	c->dirty = 0;
+	bpf_seq_write(ctx->meta->seq, key, sizeof(*key));
+	bpf_seq_write(ctx->meta->seq, c, sizeof(*c));
+	return 0;
+}
+
+SEC("iter/bpf_map_elem")
+int dump_threads(struct bpf_iter__bpf_map_elem *ctx)
+{
+	struct xt_thread *th = ctx->value;
+	__u32 *key = ctx->key;
+
+	if (!key || !th || !th->dirty)
+		return 0;
+	th->dirty = 0;
+	bpf_seq_write(ctx->meta->seq, th, sizeof(*th));
 	return 0;
 }

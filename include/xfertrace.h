@@ -9,10 +9,13 @@
 
 #define XT_COMM_LEN		16
 
-/* Default map sizes; user code may resize them before load. */
-#define XT_MAX_CONNS		65536
-#define XT_MAX_THREADS		65536
-#define XT_MAX_PROCS		16384
+/*
+ * Smallest map sizes; user code sizes them before load from what the
+ * machine runs now (a harvest walks every bucket, so bigger costs CPU).
+ */
+#define XT_MAX_CONNS		16384
+#define XT_MAX_THREADS		16384
+#define XT_MAX_PROCS		4096
 #define XT_RINGBUF_BYTES	(1 << 22)
 
 /* Connection 4-tuple. Addresses in network order, IPv4 in addr[0]. */
@@ -40,9 +43,11 @@ struct xt_conn {
 	__u64 last_io_ns;
 	__u64 proc_ns;		/* last time it updated its process */
 	__u32 closed;		/* 1 once TCP_CLOSE was seen */
-	__u32 tgid;		/* first process that moved bytes on it */
+	__u32 dirty;		/* moved bytes since the last harvest */
 	/* Cold: written once, when the socket is first seen. */
 	__u64 id;		/* unique per entry (global counter) */
+	__u32 tgid;		/* first process that moved bytes on it */
+	__u32 pad;
 	__u64 owner_start_ns;	/* owner group leader start_boottime */
 	__u64 netns;		/* netns inode number */
 	__u64 cgroup_id;
@@ -74,6 +79,8 @@ struct xt_thread {
 	__u64 base_switches;
 	__u32 tid;
 	__u32 tgid;
+	__u32 dirty;		/* switched out since the last harvest */
+	__u32 pad;
 	char comm[XT_COMM_LEN];
 };
 

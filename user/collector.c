@@ -59,6 +59,8 @@ struct psnap {
 	__u64 seen;
 };
 
+struct tvec;
+
 struct collector {
 	struct xfertrace_bpf *skel;
 	struct ring_buffer *rb;
@@ -77,6 +79,10 @@ struct collector {
 	int err;			/* first sink error */
 	bool discovered;
 	__u64 last_cgroup_ns;
+	struct bpf_link *conn_iter;	/* dirty-only harvest, if supported */
+	struct bpf_link *thread_iter;
+	char *ibuf;			/* iterator read buffer */
+	struct tvec *tv;		/* threads gathered by a harvest */
 	void *kbuf, *vbuf;
 };
 
@@ -466,6 +472,46 @@ static int discover_listeners(struct collector *c)
 typedef void (*entry_fn)(struct collector *c, const void *key,
 			 const void *val, __u64 ts);
 
+#define IBUF_SIZE	(256 * 1024)
+
+/*
+ * Run a map iterator and hand each fixed-size record (key of ksz bytes,
+ * then the value) to fn. Records are copied out of the byte stream into
+ * aligned storage first. Returns 0, or negative errno if the iterator
+ * could not run (the caller then reads the whole map).
+ */
+static int iter_walk(struct collector *c, struct bpf_link *link, size_t ksz,
+		     size_t vsz, entry_fn fn)
+{
+	__u64 key[2], val[64];
+	size_t rec = ksz + vsz, have = 0, off;
+	ssize_t n;
+	int fd;
+
+	if (!c->ibuf && !(c->ibuf = malloc(IBUF_SIZE)))
+		return -ENOMEM;
+	fd = bpf_iter_create(bpf_link__fd(link));
+	if (fd < 0)
+		return -errno;
+	while ((n = read(fd, c->ibuf + have, IBUF_SIZE - have)) > 0 ||
+	       (n < 0 && errno == EINTR)) {
+		__u64 ts = now_mono_ns();
+
+		if (n < 0)
+			continue;
+		have += n;
+		for (off = 0; off + rec <= have; off += rec) {
+			memcpy(key, c->ibuf + off, ksz);
+			memcpy(val, c->ibuf + off + ksz, vsz);
+			fn(c, key, val, ts);
+		}
+		memmove(c->ibuf, c->ibuf + off, have - off);
+		have -= off;
+	}
+	close(fd);
+	return n < 0 ? -errno : 0;
+}
+
 static int map_walk(struct collector *c, int fd, size_t ksz, size_t vsz,
 		    entry_fn fn, __u64 ts)
 {
@@ -610,58 +656,69 @@ static __u64 thread_cpu_now(const struct xt_thread *th,
 	return th->cpu_ns;
 }
 
-static int harvest_threads(struct collector *c, __u64 ts)
+struct tvec {
+	struct xt_thread *v;
+	__u32 n, cap;
+};
+
+static void tvec_push(struct tvec *tv, const struct xt_thread *th)
+{
+	struct xt_thread *p;
+
+	if (tv->n == tv->cap) {
+		tv->cap = tv->cap ? tv->cap * 2 : 1024;
+		p = realloc(tv->v, (size_t)tv->cap * sizeof(*p));
+		if (!p)
+			return;
+		tv->v = p;
+	}
+	tv->v[tv->n++] = *th;
+}
+
+static void collect_thread(struct collector *c, const void *key,
+			   const void *val, __u64 ts)
+{
+	tvec_push(c->tv, val);
+}
+
+/*
+ * Threads that switched out since the last harvest, plus the threads on
+ * a CPU now (they have not switched out, so they are not marked), with
+ * their running totals from /proc.
+ */
+static int harvest_threads(struct collector *c)
 {
 	int fd = bpf_map__fd(c->skel->maps.threads);
+	struct tvec tv = {};
 	struct running *run;
-	struct xt_thread *th;
-	__u32 n = 0, i, total = 0;
-	struct xt_thread *all = NULL;
-	int err, nrun;
+	struct xt_thread th;
+	int i, nrun;
+	__u32 j;
+	__u64 ts;
 
-	/* Collect all entries first; then read the slots once. */
-	{
-		LIBBPF_OPTS(bpf_map_batch_opts, bo);
-		__u32 in = 0, out = 0, cap = 0;
-		bool first = true;
-
-		for (;;) {
-			if (cap - total < BATCH) {
-				void *p;
-
-				cap = cap ? cap * 2 : 4 * BATCH;
-				p = realloc(all, (size_t)cap * sizeof(*all));
-				if (!p) {
-					free(all);
-					return -ENOMEM;
-				}
-				all = p;
-			}
-			n = BATCH;
-			err = bpf_map_lookup_batch(fd, first ? NULL : &in,
-						   &out, c->kbuf, all + total,
-						   &n, &bo);
-			if (err && errno != ENOENT) {
-				err = -errno;
-				free(all);
-				return err;
-			}
-			total += n;
-			if (err)
-				break;
-			in = out;
-			first = false;
-		}
+	c->tv = &tv;
+	if (!c->thread_iter || iter_walk(c, c->thread_iter, sizeof(__u32),
+					 sizeof(struct xt_thread),
+					 collect_thread)) {
+		tv.n = 0;
+		map_walk(c, fd, sizeof(__u32), sizeof(struct xt_thread),
+			 collect_thread, 0);
 	}
+	c->tv = NULL;
 	run = calloc(c->ncpus, sizeof(*run));
 	nrun = run ? read_running(c, run) : 0;
-	ts = now_mono_ns();
-	for (i = 0; i < total; i++) {
-		th = &all[i];
-		thread_delta(c, th, thread_cpu_now(th, run, nrun), ts);
+	for (i = 0; i < nrun; i++) {
+		for (j = 0; j < tv.n && tv.v[j].tid != run[i].tid; j++)
+			;
+		if (j == tv.n && !bpf_map_lookup_elem(fd, &run[i].tid, &th))
+			tvec_push(&tv, &th);
 	}
+	ts = now_mono_ns();
+	for (j = 0; j < tv.n; j++)
+		thread_delta(c, &tv.v[j], thread_cpu_now(&tv.v[j], run, nrun),
+			     ts);
 	free(run);
-	free(all);
+	free(tv.v);
 	return 0;
 }
 
@@ -765,12 +822,14 @@ int collector__harvest(struct collector *c)
 	REC_INIT(st, XT_REC_STATS);
 	st.ts_ns = ts;
 	collector__kstats(c, &st.k);
-	map_walk(c, bpf_map__fd(c->skel->maps.conns), sizeof(__u64),
-		 sizeof(struct xt_conn), on_conn, ts);
+	if (!c->conn_iter || iter_walk(c, c->conn_iter, sizeof(__u64),
+				       sizeof(struct xt_conn), on_conn))
+		map_walk(c, bpf_map__fd(c->skel->maps.conns), sizeof(__u64),
+			 sizeof(struct xt_conn), on_conn, ts);
 	if (!c->opts.no_proc_active)
 		map_walk(c, bpf_map__fd(c->skel->maps.procs), sizeof(__u32),
 			 sizeof(struct xt_proc), on_proc, ts);
-	harvest_threads(c, ts);
+	harvest_threads(c);
 	if (c->harvests % REAP_EVERY == 0)
 		reap_dead(c, ts);
 	if (ts - c->last_cgroup_ns >= 1000000000ull) {
@@ -927,6 +986,31 @@ static void set_autoload(struct xfertrace_bpf *s, const struct xt_hooks *h)
 	bpf_program__set_autoload(s->progs.exec_btf, sc == XT_HOOK_TP_BTF);
 	bpf_program__set_autoload(s->progs.exec_raw, sc == XT_HOOK_RAW_TP);
 	bpf_program__set_autoload(s->progs.dump_listeners, h->iter_listeners);
+	bpf_program__set_autoload(s->progs.dump_conns, h->iter_maps);
+	bpf_program__set_autoload(s->progs.dump_threads, h->iter_maps);
+	/* Map iterators need their map: attached by hand after load. */
+	bpf_program__set_autoattach(s->progs.dump_conns, false);
+	bpf_program__set_autoattach(s->progs.dump_threads, false);
+}
+
+static struct bpf_link *attach_map_iter(struct bpf_program *prog,
+					struct bpf_map *map)
+{
+	LIBBPF_OPTS(bpf_iter_attach_opts, io);
+	union bpf_iter_link_info li = {};
+	struct bpf_link *l;
+
+	li.map.map_fd = bpf_map__fd(map);
+	io.link_info = &li;
+	io.link_info_len = sizeof(li);
+	l = bpf_program__attach_iter(prog, &io);
+	if (!l) {
+		/* Harvests fall back to reading the whole map. */
+		p_warn("map iterator for %s unavailable (%s); reading whole maps",
+		       bpf_map__name(map), strerror(errno));
+		return NULL;
+	}
+	return l;
 }
 
 static int libbpf_print(enum libbpf_print_level level, const char *fmt,
@@ -961,6 +1045,39 @@ static int configure(struct collector *c)
 	return 0;
 }
 
+static __u32 pow2_at_least(__u64 v, __u32 floor)
+{
+	__u32 n = floor;
+
+	while (n < v && n < (1u << 22))
+		n <<= 1;
+	return n;
+}
+
+/*
+ * Room for four times the tasks and TCP sockets there are now, and never
+ * less than the floors: a harvest walks every bucket, so the maps should
+ * not be much bigger than the machine needs. --max-* override it.
+ */
+static void size_maps(struct collector_opts *o)
+{
+	char buf[4096], *p;
+	__u64 tasks = 0, tcp = 0;
+
+	if (read_file("/proc/loadavg", buf, sizeof(buf)) > 0 &&
+	    (p = strchr(buf, '/')))
+		tasks = strtoull(p + 1, NULL, 10);
+	if (read_file("/proc/net/sockstat", buf, sizeof(buf)) > 0 &&
+	    (p = strstr(buf, "TCP: inuse ")))
+		tcp = strtoull(p + 11, NULL, 10);
+	if (!o->max_threads)
+		o->max_threads = pow2_at_least(4 * tasks, XT_MAX_THREADS);
+	if (!o->max_conns)
+		o->max_conns = pow2_at_least(4 * tcp, XT_MAX_CONNS);
+	if (!o->max_procs)
+		o->max_procs = pow2_at_least(tasks, XT_MAX_PROCS);
+}
+
 int collector__new(const struct collector_opts *opts, struct collector **out)
 {
 	struct collector *c;
@@ -970,12 +1087,7 @@ int collector__new(const struct collector_opts *opts, struct collector **out)
 	if (!c)
 		return -ENOMEM;
 	c->opts = *opts;
-	if (!c->opts.max_conns)
-		c->opts.max_conns = XT_MAX_CONNS;
-	if (!c->opts.max_threads)
-		c->opts.max_threads = XT_MAX_THREADS;
-	if (!c->opts.max_procs)
-		c->opts.max_procs = XT_MAX_PROCS;
+	size_maps(&c->opts);
 	c->ncpus = libbpf_num_possible_cpus();
 	c->procs_seen = hmap__new();
 	c->conn_snaps = hmap__new();
@@ -1031,6 +1143,12 @@ int collector__new(const struct collector_opts *opts, struct collector **out)
 		p_err("attaching BPF programs failed: %s", strerror(-err));
 		goto fail;
 	}
+	if (c->hooks.iter_maps) {
+		c->conn_iter = attach_map_iter(c->skel->progs.dump_conns,
+					       c->skel->maps.conns);
+		c->thread_iter = attach_map_iter(c->skel->progs.dump_threads,
+						 c->skel->maps.threads);
+	}
 	*out = c;
 	return 0;
 fail:
@@ -1056,7 +1174,10 @@ void collector__free(struct collector *c)
 	if (!c)
 		return;
 	ring_buffer__free(c->rb);
+	bpf_link__destroy(c->conn_iter);
+	bpf_link__destroy(c->thread_iter);
 	xfertrace_bpf__destroy(c->skel);
+	free(c->ibuf);
 	free_all(c->procs_seen);
 	free_all(c->conn_snaps);
 	free_all(c->thread_snaps);

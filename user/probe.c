@@ -254,6 +254,20 @@ static bool iter_listeners_ok(void)
 	       helper_exists("BPF_FUNC_sock_from_file");
 }
 
+/* Map element iterators (5.9): some kernels refuse them (EPERM). */
+static bool iter_maps_ok(void)
+{
+	int id = btf_id("bpf_iter_bpf_map_elem", BTF_KIND_FUNC), fd;
+
+	if (id < 0)
+		return false;
+	fd = load_trivial(BPF_PROG_TYPE_TRACING, BPF_TRACE_ITER, id);
+	if (fd < 0)
+		return false;
+	close(fd);
+	return true;
+}
+
 int probe__privileges(void)
 {
 	int fd = load_trivial(BPF_PROG_TYPE_RAW_TRACEPOINT, 0, 0);
@@ -286,6 +300,7 @@ int hooks__choose(enum xt_hook want, struct xt_hooks *out, FILE *log)
 		out->use[c] = walk(c, want, log);
 	out->recv_old_abi = recv_old_abi();
 	out->iter_listeners = iter_listeners_ok();
+	out->iter_maps = iter_maps_ok();
 	out->coarse_clock = helper_exists("BPF_FUNC_jiffies64");
 	if (!out->use[XT_C_SOCK]) {
 		p_err("no usable hook for TCP bytes on this kernel: it needs sock_send_length tracepoints (6.3+), fexit or kprobes");
@@ -329,6 +344,9 @@ int hooks__report(FILE *f)
 	fprintf(f, "listener discovery at start: %s\n",
 		hk.iter_listeners ? "iter/task_file" :
 		"none (needs Linux 5.11); listeners are learned as they open");
+	fprintf(f, "harvest reads: %s\n", hk.iter_maps ?
+		"changed entries only (iter/bpf_map_elem)" :
+		"whole maps (map iterators not permitted here)");
 	fprintf(f, "send/recv burst clock: %s\n", hk.coarse_clock ?
 		"jiffies if the kernel config (CONFIG_HZ) is readable, else the clock source" :
 		"the clock source");

@@ -26,6 +26,7 @@ enum xt_concern {
 struct xt_hooks {
 	enum xt_hook use[XT_C_MAX];
 	bool iter_listeners;	/* iter/task_file + bpf_sock_from_file */
+	bool iter_maps;		/* iter/bpf_map_elem (5.9): dirty-only harvest */
 	bool recv_old_abi;	/* tcp_recvmsg still has the nonblock arg */
 	bool coarse_clock;	/* bursts timed in jiffies (bpf_jiffies64) */
 };

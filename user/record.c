@@ -30,6 +30,8 @@ struct record_opts {
 	const char *marks_path;
 	bool dry_run;
 	bool precise_clock;
+	__u64 max_conns;
+	__u64 max_threads;
 	char **cmd;
 };
 
@@ -53,6 +55,7 @@ static void usage(FILE *f)
 		"usage: xfertrace record [-o FILE] [--interval MS] [--duration S]\n"
 		"                        [--marks-socket PATH] [--hooks auto|tp_btf|raw_tp|fexit|kprobe]\n"
 		"                        [--burst-gap-ms MS] [--precise-clock] [--dry-run]\n"
+		"                        [--max-conns N] [--max-threads N]\n"
 		"                        [-- COMMAND ARGS...]\n");
 }
 
@@ -67,6 +70,8 @@ static int parse_args(int argc, char **argv, struct record_opts *o)
 		{ "marks-socket", required_argument, NULL, 'm' },
 		{ "dry-run", no_argument, NULL, 'n' },
 		{ "precise-clock", no_argument, NULL, 'P' },
+		{ "max-conns", required_argument, NULL, 'C' },
+		{ "max-threads", required_argument, NULL, 'T' },
 		{ "help", no_argument, NULL, 'h' },
 		{},
 	};
@@ -116,6 +121,15 @@ static int parse_args(int argc, char **argv, struct record_opts *o)
 			break;
 		case 'P':
 			o->precise_clock = true;
+			break;
+		case 'C':
+		case 'T':
+			if (parse_u64(optarg, 1024, 1 << 22,
+				      c == 'C' ? &o->max_conns : &o->max_threads)) {
+				p_err("record: --max-%s takes 1024 to 4194304, not '%s'",
+				      c == 'C' ? "conns" : "threads", optarg);
+				return -EINVAL;
+			}
 			break;
 		case 'h':
 			usage(stdout);
@@ -262,6 +276,8 @@ int cmd_record(int argc, char **argv)
 	co.want = o.want;
 	co.dry_run = o.dry_run;
 	co.precise_clock = o.precise_clock;
+	co.max_conns = o.max_conns;
+	co.max_threads = o.max_threads;
 	co.sink = trace_writer__sink;
 	err = collector__new(&co, &c);
 	if (err)
