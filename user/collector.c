@@ -19,6 +19,7 @@
 #include "cgroup.h"
 #include "collector.h"
 #include "hmap.h"
+#include "procnet.h"
 #include "util.h"
 #include "xfertrace.skel.h"
 
@@ -83,6 +84,10 @@ struct collector {
 	struct bpf_link *thread_iter;
 	char *ibuf;			/* iterator read buffer */
 	struct tvec *tv;		/* threads gathered by a harvest */
+	/* Listeners found in /proc, waiting for their owner's exact start. */
+	struct procnet_listener *pend;
+	int n_pend;
+	bool stopped;
 	void *kbuf, *vbuf;
 };
 
@@ -146,6 +151,8 @@ static void read_cmdline(__u32 pid, char *out, size_t len)
 	clean_str(out, buf, len);
 }
 
+static void pend_flush(struct collector *c, __u32 pid, __u64 start_ns);
+
 /*
  * Emit a process record the first time (pid, start) appears, and again
  * when exec gives it a new name (rename: comm of its main thread).
@@ -157,6 +164,7 @@ static struct pseen *proc_emit(struct collector *c, __u32 pid,
 	__u64 key = hkey2(pid, start_ns);
 	struct pseen *seen = hmap__get(c->procs_seen, key);
 	struct xt_rec_proc r;
+	bool fresh = false;
 	__u32 ppid = 0;
 
 	if (seen && !(rename && comm[0] &&
@@ -170,6 +178,7 @@ static struct pseen *proc_emit(struct collector *c, __u32 pid,
 		}
 		seen->pid = pid;
 		seen->start_ns = start_ns;
+		fresh = true;
 	}
 	strncpy(seen->comm, comm, XT_COMM_LEN - 1);
 	REC_INIT(r, XT_REC_PROC);
@@ -184,6 +193,8 @@ static struct pseen *proc_emit(struct collector *c, __u32 pid,
 		read_cmdline(pid, r.cmdline, sizeof(r.cmdline));
 	}
 	emit(c, &r);
+	if (fresh && c->n_pend)
+		pend_flush(c, pid, start_ns);
 	return seen;
 }
 
@@ -434,6 +445,84 @@ static int on_event(void *ctx, void *data, size_t len)
 	return 0;
 }
 
+static __u64 tick_ns(void)
+{
+	long hz = sysconf(_SC_CLK_TCK);
+
+	return 1000000000ull / (hz > 0 ? hz : 100);
+}
+
+static void pend_emit(struct collector *c, const struct procnet_listener *p,
+		      __u64 start_ns)
+{
+	struct xt_ev_listen e = {
+		.hdr.type = XT_EV_LISTEN,
+		.start_ns = start_ns,
+		.netns = p->netns,
+		.tgid = p->pid,
+		.tuple = p->tuple,
+	};
+
+	memcpy(e.comm, p->comm, sizeof(e.comm));
+	emit_listen(c, &e, 1, c->start_mono_ns);
+}
+
+/*
+ * /proc gives a process's start in clock ticks; records need the exact
+ * start_boottime that BPF reports, or one process would become two. So a
+ * listener found in /proc waits until BPF shows its owner.
+ */
+static void pend_flush(struct collector *c, __u32 pid, __u64 start_ns)
+{
+	int i, n = 0;
+
+	for (i = 0; i < c->n_pend; i++) {
+		struct procnet_listener p = c->pend[i];
+
+		if (p.pid == pid && p.start_ticks == start_ns / tick_ns())
+			pend_emit(c, &p, start_ns);
+		else
+			c->pend[n++] = p;
+	}
+	c->n_pend = n;
+}
+
+/* Those never seen by the end: the tick-grained start is all there is. */
+static void pend_drain(struct collector *c)
+{
+	int i;
+
+	for (i = 0; i < c->n_pend; i++)
+		pend_emit(c, &c->pend[i], c->pend[i].start_ticks * tick_ns());
+	c->n_pend = 0;
+}
+
+static int discover_listeners_proc(struct collector *c)
+{
+	struct procnet_listener *v;
+	size_t pos = 0;
+	__u64 key;
+	void *val;
+	int n, err;
+
+	err = procnet__listeners(&v, &n);
+	if (err) {
+		p_warn("listener discovery from /proc failed (%s); listeners are learned as they open",
+		       strerror(-err));
+		return 0;
+	}
+	free(c->pend);
+	c->pend = v;
+	c->n_pend = n;
+	/* Owners BPF has already shown go out now. */
+	while (c->n_pend && hmap__next(c->procs_seen, &pos, &key, &val)) {
+		struct pseen *p = val;
+
+		pend_flush(c, p->pid, p->start_ns);
+	}
+	return n;
+}
+
 /* Startup discovery: every listening socket that exists right now. */
 static int discover_listeners(struct collector *c)
 {
@@ -443,8 +532,8 @@ static int discover_listeners(struct collector *c)
 	int fd, n = 0;
 	ssize_t r;
 
-	if (!c->skel->links.dump_listeners)
-		return 0;
+	if (!c->skel->links.dump_listeners || getenv("XFERTRACE_DISCOVERY"))
+		return discover_listeners_proc(c);
 	fd = bpf_iter_create(bpf_link__fd(c->skel->links.dump_listeners));
 	if (fd < 0) {
 		p_warn("listener discovery failed (%s); listeners are learned as they open",
@@ -838,6 +927,8 @@ int collector__harvest(struct collector *c)
 	}
 	st.u = c->ustats;
 	emit(c, &st);
+	if (c->stopped)
+		pend_drain(c);
 	/* The interval ends when the last map was read. */
 	ts = now_mono_ns();
 	REC_INIT(iv, XT_REC_INTERVAL);
@@ -852,6 +943,7 @@ int collector__harvest(struct collector *c)
 void collector__stop(struct collector *c)
 {
 	xfertrace_bpf__detach(c->skel);
+	c->stopped = true;
 }
 
 int collector__poll(struct collector *c, int timeout_ms)
@@ -1178,6 +1270,7 @@ void collector__free(struct collector *c)
 	bpf_link__destroy(c->thread_iter);
 	xfertrace_bpf__destroy(c->skel);
 	free(c->ibuf);
+	free(c->pend);
 	free_all(c->procs_seen);
 	free_all(c->conn_snaps);
 	free_all(c->thread_snaps);

@@ -343,7 +343,7 @@ int hooks__report(FILE *f)
 		return err;
 	fprintf(f, "listener discovery at start: %s\n",
 		hk.iter_listeners ? "iter/task_file" :
-		"none (needs Linux 5.11); listeners are learned as they open");
+		"/proc (no bpf_sock_from_file before Linux 5.11)");
 	fprintf(f, "harvest reads: %s\n", hk.iter_maps ?
 		"changed entries only (iter/bpf_map_elem)" :
 		"whole maps (map iterators not permitted here)");
