@@ -43,6 +43,18 @@ static long long now_ns(void)
 	return ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
+/* CPU time of this process and its waited-for children, seconds. */
+static double cpu_s(void)
+{
+	struct rusage s, c;
+
+	getrusage(RUSAGE_SELF, &s);
+	getrusage(RUSAGE_CHILDREN, &c);
+	return s.ru_utime.tv_sec + s.ru_stime.tv_sec + c.ru_utime.tv_sec +
+	       c.ru_stime.tv_sec + (s.ru_utime.tv_usec + s.ru_stime.tv_usec +
+	       c.ru_utime.tv_usec + c.ru_stime.tv_usec) / 1e6;
+}
+
 static int raise_nofile(int want)
 {
 	struct rlimit rl;
@@ -284,8 +296,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "conn_trickle: failed: %s\n", strerror(-err));
 		return 1;
 	}
-	printf("conn_trickle conns=%d ops=%lld bytes=%lld wall_s=%.6f ops_per_s=%.1f\n",
-	       o.conns, sent / (long long)o.msg, sent, wall,
+	printf("conn_trickle conns=%d ops=%lld bytes=%lld wall_s=%.6f cpu_s=%.6f ops_per_s=%.1f\n",
+	       o.conns, sent / (long long)o.msg, sent, wall, cpu_s(),
 	       sent / (double)o.msg / wall);
 	return 0;
 }

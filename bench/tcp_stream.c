@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -28,6 +29,18 @@ static double now_s(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* CPU time of this process and its waited-for children, seconds. */
+static double cpu_s(void)
+{
+	struct rusage s, c;
+
+	getrusage(RUSAGE_SELF, &s);
+	getrusage(RUSAGE_CHILDREN, &c);
+	return s.ru_utime.tv_sec + s.ru_stime.tv_sec + c.ru_utime.tv_sec +
+	       c.ru_stime.tv_sec + (s.ru_utime.tv_usec + s.ru_stime.tv_usec +
+	       c.ru_utime.tv_usec + c.ru_stime.tv_usec) / 1e6;
 }
 
 static int listen_loopback(unsigned short *port)
@@ -177,8 +190,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "tcp_stream: transfer failed\n");
 		return 1;
 	}
-	printf("tcp_stream msg=%zu ops=%lu bytes=%llu wall_s=%.6f ops_per_s=%.1f MBps=%.1f\n",
-	       msg, n, (unsigned long long)msg * n, wall, n / wall,
+	printf("tcp_stream msg=%zu ops=%lu bytes=%llu wall_s=%.6f cpu_s=%.6f ops_per_s=%.1f MBps=%.1f\n",
+	       msg, n, (unsigned long long)msg * n, wall, cpu_s(), n / wall,
 	       msg * (double)n / wall / 1e6);
 	return 0;
 }
