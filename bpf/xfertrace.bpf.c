@@ -92,6 +92,17 @@ struct {
 	__uint(max_entries, XT_RINGBUF_BYTES);
 } events SEC(".maps");
 
+/*
+ * User code drains the ring at every harvest, so waking it for each record
+ * only costs context switches; wake it early only when the ring is half
+ * full.
+ */
+static __always_inline __u64 rb_flags(void)
+{
+	return bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >
+	       XT_RINGBUF_BYTES / 2 ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
+}
+
 /* task_struct->state was renamed __state in 5.14 (commit 2f064a59a11f). */
 struct task_struct___pre514 {
 	long state;
@@ -248,7 +259,7 @@ static __always_inline void conn_close(struct sock *sk, __u64 now)
 	e->conn = *c;
 	e->conn.closed = 1;
 	bpf_map_delete_elem(&conns, &key);
-	bpf_ringbuf_submit(e, 0);
+	bpf_ringbuf_submit(e, rb_flags());
 	if (st)
 		st->conns_closed++;
 }
@@ -261,6 +272,24 @@ static __noinline bool tx_outstanding(struct sock *sk, int ret)
 	__u32 snd_una = BPF_CORE_READ(tp, snd_una);
 
 	return (__s32)(write_seq - (__u32)ret - snd_una) > 0;
+}
+
+/* Harvest generation, bumped by user code before each harvest. */
+__u32 harvest_gen = 1;
+/* Set when a dirty note could not be queued: user code reads all. */
+__u32 dirty_lost;
+const volatile bool note_dirty_keys = false;
+
+static __noinline void note_dirty(__u32 type, __u64 key)
+{
+	struct xt_ev_dirty e = {
+		.hdr.type = type,
+		.key = key,
+		.gen = harvest_gen,
+	};
+
+	if (bpf_ringbuf_output(&events, &e, sizeof(e), rb_flags()))
+		dirty_lost = 1;
 }
 
 /* One send or receive that returned ret bytes. */
@@ -328,7 +357,15 @@ static __always_inline int handle_io(struct sock *sk, int ret, int flags,
 	} else {
 		burst_add(&c->active_ns, &c->last_io_ns, now);
 	}
-	c->dirty = 1;
+	/*
+	 * First bytes in this harvest generation: mark the entry, and where
+	 * map iterators are refused, tell user code which socket to read.
+	 */
+	if (c->dirty != harvest_gen) {
+		c->dirty = harvest_gen;
+		if (note_dirty_keys)
+			note_dirty(XT_EV_DIRTY, key);
+	}
 	if (track_proc_active)
 		proc_account(c, prev_io, now, in_flight);
 global:
@@ -365,7 +402,7 @@ static __always_inline void listen_event(struct sock *sk, __u32 type,
 	bpf_get_current_comm(e->comm, sizeof(e->comm));
 	read_tuple(sk, &e->tuple);
 	e->backlog = BPF_CORE_READ(sk, sk_max_ack_backlog);
-	bpf_ringbuf_submit(e, 0);
+	bpf_ringbuf_submit(e, rb_flags());
 	if (st)
 		st->listen_events++;
 }
@@ -452,7 +489,7 @@ static __always_inline void thread_exit(struct xt_thread *th, __u32 tid,
 	e->hdr.ts_ns = now;
 	e->th = *th;
 	bpf_map_delete_elem(&threads, &tid);
-	bpf_ringbuf_submit(e, 0);
+	bpf_ringbuf_submit(e, rb_flags());
 	if (st)
 		st->threads_exited++;
 }
@@ -484,7 +521,11 @@ static __always_inline int handle_switch(struct task_struct *prev,
 	th->cpu_ns = v->sum_ns - th->base_cpu_ns;
 	th->runq_ns = v->delay_ns - th->base_runq_ns;
 	th->switches = v->pcount - th->base_switches;
-	th->dirty = 1;
+	if (th->dirty != harvest_gen) {
+		th->dirty = harvest_gen;
+		if (note_dirty_keys)
+			note_dirty(XT_EV_DIRTY_THREAD, tid);
+	}
 	if (v->state & TASK_DEAD)
 		thread_exit(th, tid, bpf_ktime_get_ns());
 	return 0;
@@ -660,7 +701,7 @@ static __always_inline int handle_exec(struct task_struct *p)
 
 	if (th) {
 		BPF_CORE_READ_STR_INTO(&th->comm, p, comm);
-		th->dirty = 1;
+		th->dirty = 0;	/* noted again at its next switch */
 	}
 	return 0;
 }

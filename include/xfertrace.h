@@ -43,7 +43,7 @@ struct xt_conn {
 	__u64 last_io_ns;
 	__u64 proc_ns;		/* last time it updated its process */
 	__u32 closed;		/* 1 once TCP_CLOSE was seen */
-	__u32 dirty;		/* moved bytes since the last harvest */
+	__u32 dirty;		/* harvest generation it last moved bytes in */
 	/* Cold: written once, when the socket is first seen. */
 	__u64 id;		/* unique per entry (global counter) */
 	__u32 tgid;		/* first process that moved bytes on it */
@@ -79,7 +79,7 @@ struct xt_thread {
 	__u64 base_switches;
 	__u32 tid;
 	__u32 tgid;
-	__u32 dirty;		/* switched out since the last harvest */
+	__u32 dirty;		/* harvest generation it last ran in */
 	__u32 pad;
 	char comm[XT_COMM_LEN];
 };
@@ -109,6 +109,8 @@ enum xt_event_type {
 	XT_EV_LISTEN		= 2,	/* socket entered TCP_LISTEN */
 	XT_EV_LISTEN_CLOSE	= 3,	/* listener closed */
 	XT_EV_THREAD_EXIT	= 4,	/* final counts of a dead thread */
+	XT_EV_DIRTY		= 5,	/* a socket moved bytes in a new generation */
+	XT_EV_DIRTY_THREAD	= 6,	/* a thread ran in a new generation */
 };
 
 struct xt_ev_hdr {
@@ -133,6 +135,14 @@ struct xt_ev_listen {
 	__u32 backlog;		/* listen() backlog */
 	struct xt_tuple tuple;	/* local address and port only */
 	char comm[XT_COMM_LEN];
+};
+
+/* A socket (key = struct sock *) or thread (key = tid) to read. */
+struct xt_ev_dirty {
+	struct xt_ev_hdr hdr;
+	__u64 key;
+	__u32 gen;
+	__u32 pad;
 };
 
 struct xt_ev_thread {

@@ -88,6 +88,9 @@ struct collector {
 	struct procnet_listener *pend;
 	int n_pend;
 	bool stopped;
+	struct hmap *dirty;		/* sockets noted since the last read */
+	struct hmap *dirty_threads;	/* threads noted since the last read */
+	bool lost_seen;			/* a note was lost: read whole maps */
 	void *kbuf, *vbuf;
 };
 
@@ -436,6 +439,15 @@ static int on_event(void *ctx, void *data, size_t len)
 			emit_listen(c, data, h->type == XT_EV_LISTEN,
 				    h->ts_ns);
 		break;
+	case XT_EV_DIRTY:
+	case XT_EV_DIRTY_THREAD:
+		if (len >= sizeof(struct xt_ev_dirty))
+			hmap__put(h->type == XT_EV_DIRTY ? c->dirty :
+				  c->dirty_threads,
+				  ((struct xt_ev_dirty *)data)->key,
+				  (void *)(unsigned long)
+				  ((struct xt_ev_dirty *)data)->gen);
+		break;
 	case XT_EV_THREAD_EXIT:
 		if (len >= sizeof(struct xt_ev_thread))
 			thread_final(c, &((struct xt_ev_thread *)data)->th,
@@ -745,6 +757,58 @@ static __u64 thread_cpu_now(const struct xt_thread *th,
 	return th->cpu_ns;
 }
 
+#define FULL_WALK_EVERY	50	/* harvests between whole-map reads */
+
+/*
+ * Sockets: through the map iterator (changed entries only) where the
+ * kernel permits it; else read just the sockets the BPF side noted as
+ * having moved bytes, one lookup each, unless a note was lost, most
+ * sockets changed, or it is time for the periodic (or final) whole-map
+ * read that also picks up entries closed while the ring was full.
+ */
+/* Whole map this time: a note was lost, most changed, or time is up. */
+static bool read_all(struct collector *c, struct hmap *noted, size_t live)
+{
+	return c->lost_seen || c->stopped ||
+	       c->harvests % FULL_WALK_EVERY == 0 ||
+	       hmap__count(noted) > (live > 128 ? live / 2 : 64);
+}
+
+/* Forget notes once read, except those of the current generation. */
+static void notes_done(struct hmap *noted, __u32 gen)
+{
+	size_t pos = 0;
+	__u64 key;
+	void *g;
+
+	while (hmap__next(noted, &pos, &key, &g))
+		if ((unsigned long)g != gen)
+			hmap__del(noted, key);
+}
+
+static void harvest_conns(struct collector *c, __u64 ts)
+{
+	int fd = bpf_map__fd(c->skel->maps.conns);
+	__u32 gen = c->skel->data->harvest_gen;
+	size_t pos = 0, live = hmap__count(c->conn_snaps);
+	struct xt_conn v;
+	bool full;
+	__u64 key;
+	void *g;
+
+	if (c->conn_iter &&
+	    !iter_walk(c, c->conn_iter, sizeof(__u64), sizeof(v), on_conn))
+		return;
+	full = c->conn_iter || read_all(c, c->dirty, live);
+	if (full)
+		map_walk(c, fd, sizeof(__u64), sizeof(v), on_conn, ts);
+	while (!full && hmap__next(c->dirty, &pos, &key, &g))
+		if (!bpf_map_lookup_elem(fd, &key, &v))
+			on_conn(c, &key, &v, now_mono_ns());
+	/* Noted in this generation: its later bytes will not be noted. */
+	notes_done(c->dirty, gen);
+}
+
 struct tvec {
 	struct xt_thread *v;
 	__u32 n, cap;
@@ -790,8 +854,23 @@ static int harvest_threads(struct collector *c)
 					 sizeof(struct xt_thread),
 					 collect_thread)) {
 		tv.n = 0;
-		map_walk(c, fd, sizeof(__u32), sizeof(struct xt_thread),
-			 collect_thread, 0);
+		if (c->thread_iter || read_all(c, c->dirty_threads,
+					       hmap__count(c->thread_snaps))) {
+			map_walk(c, fd, sizeof(__u32), sizeof(struct xt_thread),
+				 collect_thread, 0);
+		} else {
+			size_t pos = 0;
+			__u64 key;
+			void *g;
+
+			while (hmap__next(c->dirty_threads, &pos, &key, &g)) {
+				__u32 tid = key;
+
+				if (!bpf_map_lookup_elem(fd, &tid, &th))
+					tvec_push(&tv, &th);
+			}
+		}
+		notes_done(c->dirty_threads, c->skel->data->harvest_gen);
 	}
 	c->tv = NULL;
 	run = calloc(c->ncpus, sizeof(*run));
@@ -899,7 +978,15 @@ int collector__harvest(struct collector *c)
 		c->discovered = true;
 		discover_listeners(c);
 	}
-	/* Close events first: their entries are already out of the maps. */
+	/*
+	 * A new generation first, so the sockets noted from here on are
+	 * those that move bytes after this read. Then the queued events:
+	 * close events' entries are already out of the maps.
+	 */
+	if (!c->conn_iter)
+		c->skel->data->harvest_gen++;
+	c->lost_seen = c->skel->bss->dirty_lost;
+	c->skel->bss->dirty_lost = 0;
 	ring_buffer__consume(c->rb);
 	ts = now_mono_ns();
 	c->harvests++;
@@ -911,10 +998,7 @@ int collector__harvest(struct collector *c)
 	REC_INIT(st, XT_REC_STATS);
 	st.ts_ns = ts;
 	collector__kstats(c, &st.k);
-	if (!c->conn_iter || iter_walk(c, c->conn_iter, sizeof(__u64),
-				       sizeof(struct xt_conn), on_conn))
-		map_walk(c, bpf_map__fd(c->skel->maps.conns), sizeof(__u64),
-			 sizeof(struct xt_conn), on_conn, ts);
+	harvest_conns(c, ts);
 	if (!c->opts.no_proc_active)
 		map_walk(c, bpf_map__fd(c->skel->maps.procs), sizeof(__u32),
 			 sizeof(struct xt_proc), on_proc, ts);
@@ -1121,6 +1205,7 @@ static int configure(struct collector *c)
 	const struct collector_opts *o = &c->opts;
 
 	s->rodata->burst_gap_ns = o->burst_gap_ns;
+	s->rodata->note_dirty_keys = !c->hooks.iter_maps;
 	if (o->precise_clock)
 		c->hooks.coarse_clock = false;
 	s->rodata->coarse_clock = c->hooks.coarse_clock;
@@ -1185,10 +1270,14 @@ int collector__new(const struct collector_opts *opts, struct collector **out)
 	c->conn_snaps = hmap__new();
 	c->thread_snaps = hmap__new();
 	c->proc_snaps = hmap__new();
+	c->dirty = hmap__new();
+	c->dirty_threads = hmap__new();
 	c->kbuf = calloc(BATCH, sizeof(__u64));
 	c->vbuf = calloc(BATCH, sizeof(struct xt_conn));
 	if (c->ncpus <= 0 || !c->procs_seen || !c->conn_snaps ||
-	    !c->thread_snaps || !c->proc_snaps || !c->kbuf || !c->vbuf) {
+	    !c->thread_snaps || !c->proc_snaps || !c->dirty ||
+	    !c->dirty_threads || !c->kbuf ||
+	    !c->vbuf) {
 		err = -ENOMEM;
 		goto fail;
 	}
@@ -1275,6 +1364,8 @@ void collector__free(struct collector *c)
 	free_all(c->conn_snaps);
 	free_all(c->thread_snaps);
 	free_all(c->proc_snaps);
+	hmap__free(c->dirty);
+	hmap__free(c->dirty_threads);
 	free(c->kbuf);
 	free(c->vbuf);
 	free(c);
