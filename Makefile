@@ -68,7 +68,7 @@ $(OUTPUT)/tests/%: tests/%.c | $(OUTPUT)/tests
 		$(if $(findstring unit_,$*),$(LDLIBS),-lpthread -lm) -o $@
 
 bench-bins: $(BENCH_BINS)
-$(OUTPUT)/bench/%: bench/%.c | $(OUTPUT)/bench
+$(OUTPUT)/bench/%: bench/%.c $(wildcard bench/*.h) | $(OUTPUT)/bench
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) $< -lpthread -lm -o $@
 

@@ -25,6 +25,7 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include "bench_util.h"
 
 #define TICK_NS 10000000LL
 
@@ -43,18 +44,6 @@ static long long now_ns(void)
 	return ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
-/* CPU time of this process and its waited-for children, seconds. */
-static double cpu_s(void)
-{
-	struct rusage s, c;
-
-	getrusage(RUSAGE_SELF, &s);
-	getrusage(RUSAGE_CHILDREN, &c);
-	return s.ru_utime.tv_sec + s.ru_stime.tv_sec + c.ru_utime.tv_sec +
-	       c.ru_stime.tv_sec + (s.ru_utime.tv_usec + s.ru_stime.tv_usec +
-	       c.ru_utime.tv_usec + c.ru_stime.tv_usec) / 1e6;
-}
-
 static int raise_nofile(int want)
 {
 	struct rlimit rl;
@@ -67,44 +56,6 @@ static int raise_nofile(int want)
 	if (rl.rlim_max < (rlim_t)want)
 		rl.rlim_max = want;
 	return setrlimit(RLIMIT_NOFILE, &rl) ? -errno : 0;
-}
-
-static int listen_loopback(unsigned short *port, int backlog)
-{
-	struct sockaddr_in a = { .sin_family = AF_INET };
-	socklen_t len = sizeof(a);
-	int fd;
-
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	fd = socket(AF_INET, SOCK_STREAM, 0);
-	if (fd < 0)
-		return -errno;
-	if (bind(fd, (struct sockaddr *)&a, sizeof(a)) ||
-	    listen(fd, backlog) ||
-	    getsockname(fd, (struct sockaddr *)&a, &len)) {
-		close(fd);
-		return -errno;
-	}
-	*port = ntohs(a.sin_port);
-	return fd;
-}
-
-static int connect_loopback(unsigned short port)
-{
-	struct sockaddr_in a = { .sin_family = AF_INET };
-	int fd, one = 1;
-
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	a.sin_port = htons(port);
-	fd = socket(AF_INET, SOCK_STREAM, 0);
-	if (fd < 0)
-		return -errno;
-	if (connect(fd, (struct sockaddr *)&a, sizeof(a))) {
-		close(fd);
-		return -errno;
-	}
-	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	return fd;
 }
 
 static int epoll_add(int ep, int fd)
@@ -234,6 +185,7 @@ static int client(const struct opts *o, unsigned short port, double *wall,
 		fds[i] = connect_loopback(port);
 		if (fds[i] < 0 || epoll_add(ep, fds[i]))
 			return -EIO;
+		nodelay(fds[i]);
 	}
 	err = trickle(o, fds, ep, sent, &echoed, wall);
 	for (i = 0; i < o->conns; i++)

@@ -22,115 +22,7 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
-
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-/* CPU time of this process and its waited-for children, seconds. */
-static double cpu_s(void)
-{
-	struct rusage s, c;
-
-	getrusage(RUSAGE_SELF, &s);
-	getrusage(RUSAGE_CHILDREN, &c);
-	return s.ru_utime.tv_sec + s.ru_stime.tv_sec + c.ru_utime.tv_sec +
-	       c.ru_stime.tv_sec + (s.ru_utime.tv_usec + s.ru_stime.tv_usec +
-	       c.ru_utime.tv_usec + c.ru_stime.tv_usec) / 1e6;
-}
-
-static int pin(int cpu)
-{
-	cpu_set_t set;
-
-	if (cpu < 0)
-		return 0;
-	CPU_ZERO(&set);
-	CPU_SET(cpu, &set);
-	return sched_setaffinity(0, sizeof(set), &set) ? -errno : 0;
-}
-
-static int listen_loopback(unsigned short *port)
-{
-	struct sockaddr_in a = { .sin_family = AF_INET };
-	socklen_t len = sizeof(a);
-	int fd;
-
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	fd = socket(AF_INET, SOCK_STREAM, 0);
-	if (fd < 0)
-		return -errno;
-	if (bind(fd, (struct sockaddr *)&a, sizeof(a)) ||
-	    listen(fd, 16) ||
-	    getsockname(fd, (struct sockaddr *)&a, &len)) {
-		close(fd);
-		return -errno;
-	}
-	*port = ntohs(a.sin_port);
-	return fd;
-}
-
-static int connect_loopback(unsigned short port)
-{
-	struct sockaddr_in a = { .sin_family = AF_INET };
-	int fd;
-
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	a.sin_port = htons(port);
-	fd = socket(AF_INET, SOCK_STREAM, 0);
-	if (fd < 0)
-		return -errno;
-	if (connect(fd, (struct sockaddr *)&a, sizeof(a))) {
-		close(fd);
-		return -errno;
-	}
-	return fd;
-}
-
-static void nodelay(int fd)
-{
-	int one = 1;
-
-	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-}
-
-/* Reads exactly len bytes; 1 on clean EOF before any byte, <0 on error. */
-static int read_full(int fd, char *buf, size_t len)
-{
-	size_t got = 0;
-
-	while (got < len) {
-		ssize_t n = read(fd, buf + got, len - got);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		if (n == 0)
-			return got ? -EPIPE : 1;
-		got += n;
-	}
-	return 0;
-}
-
-static int write_all(int fd, const char *buf, size_t len)
-{
-	while (len) {
-		ssize_t n = write(fd, buf, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return -errno;
-		buf += n;
-		len -= n;
-	}
-	return 0;
-}
+#include "bench_util.h"
 
 static int echo_server(int lfd, size_t msg, int cpu)
 {
@@ -203,7 +95,7 @@ int main(int argc, char **argv)
 	}
 	if (!msg || !n)
 		return 2;
-	lfd = listen_loopback(&port);
+	lfd = listen_loopback(&port, 16);
 	if (lfd < 0) {
 		fprintf(stderr, "tcp_pingpong: listen: %s\n", strerror(-lfd));
 		return 1;
