@@ -25,6 +25,25 @@ t_cleanup() {
 	[ -n "${T_KEEP:-}" ] || rm -rf "$T_TMP"
 }
 trap t_cleanup EXIT
+# Turn a checker's "ok DESC" / "FAIL DESC: why" lines into t_pass/t_fail.
+t_lines() {
+	local st rest
+	while read -r st rest; do
+		case $st in
+		ok) t_pass "${rest#- }" ;;
+		FAIL) t_fail "${rest#- }" ;;
+		esac
+	done
+}
+# wait_gone PID SECONDS: poll until PID is gone; 1 on timeout.
+wait_gone() {
+	local i
+	for ((i = 0; i < $2 * 10; i++)); do
+		kill -0 "$1" 2>/dev/null || return 0
+		sleep 0.1
+	done
+	return 1
+}
 t_finish() {
 	echo "$T_PASS passed, $T_FAIL failed"
 	[ "$T_FAIL" -eq 0 ]

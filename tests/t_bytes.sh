@@ -10,16 +10,6 @@
 . "$(dirname "$0")/lib.sh"
 GEN=$XT_ROOT/build/tests/xtgen
 
-# Turn a checker's "ok DESC" / "FAIL DESC: why" lines into t_pass/t_fail.
-t_lines() {
-	local st rest
-	while read -r st rest; do
-		case $st in
-		ok) t_pass "$rest" ;;
-		FAIL) t_fail "$rest" ;;
-		esac
-	done
-}
 
 # run_case NAME HOOKS XTGEN-ARGS...: record one generator run and check it.
 run_case() {

@@ -72,11 +72,6 @@ if cg:
     ok(cg["throttled_ns"] >= (b - a) * 0.9, f"throttled_ns {cg['throttled_ns']} >= 90% of {b - a} seen by cpu.stat over a sub-span")
     ok(cg["throttled_ns"] <= b, f"throttled_ns {cg['throttled_ns']} <= cpu.stat total {b}")
 PYEOF
-while read -r status rest; do
-	case $status in
-	ok) t_pass "${rest#- }" ;;
-	*) t_fail "${rest#- }" ;;
-	esac
-done < "$T_TMP/checks"
+t_lines < "$T_TMP/checks"
 t_check "python checks ran" [ -s "$T_TMP/checks" ]
 t_finish

@@ -10,25 +10,7 @@
 . "$(dirname "$0")/lib.sh"
 BURN=$XT_ROOT/build/tests/burn
 
-t_lines() {
-	local st rest
-	while read -r st rest; do
-		case $st in
-		ok) t_pass "$rest" ;;
-		FAIL) t_fail "$rest" ;;
-		esac
-	done
-}
 
-# wait_gone PID SECONDS: poll until PID is gone; 1 on timeout.
-wait_gone() {
-	local i
-	for ((i = 0; i < $2 * 10; i++)); do
-		kill -0 "$1" 2>/dev/null || return 0
-		sleep 0.1
-	done
-	return 1
-}
 
 json_pid() {
 	$PY -c 'import json,sys; print(json.load(open(sys.argv[1]))["pid"])' "$1"

@@ -58,9 +58,7 @@ f = [x for x in r["flows"] if x["src"] == ep]
 print("ok" if len(f) == 1 and f[0]["bytes"] == 4321 else "FAIL",
       "server -> client flow of 4321 bytes", f)
 PYEOF
-		while read -r st rest; do
-			if [ "$st" = ok ]; then t_pass "$mode/ipv$fam: $rest"; else t_fail "$mode/ipv$fam: $rest"; fi
-		done < "$T_TMP/res"
+		t_lines < <(sed "s|^\([A-Z]*\|ok\) |\1 $mode/ipv$fam: |" "$T_TMP/res")
 		kill $SP 2>/dev/null; wait $SP 2>/dev/null
 		rm -f "$T_TMP/port"
 	done

@@ -21,15 +21,6 @@
 GEN=$XT_ROOT/build/tests/rategen
 CHECK=$XT_ROOT/tests/check_top.py
 
-t_lines() {
-	local st rest
-	while read -r st rest; do
-		case $st in
-		ok) t_pass "$rest" ;;
-		FAIL) t_fail "$rest" ;;
-		esac
-	done
-}
 
 # wait_file FILE PATTERN SECONDS: until FILE has a line matching PATTERN.
 wait_file() {
@@ -41,14 +32,6 @@ wait_file() {
 	return 1
 }
 
-wait_gone() {
-	local i
-	for ((i = 0; i < $2 * 10; i++)); do
-		kill -0 "$1" 2>/dev/null || return 0
-		sleep 0.1
-	done
-	return 1
-}
 
 # plan_get FILE EXPR: evaluate a Python expression over the plan line `p`.
 plan_get() {
