@@ -58,7 +58,7 @@ f = [x for x in r["flows"] if x["src"] == ep]
 print("ok" if len(f) == 1 and f[0]["bytes"] == 4321 else "FAIL",
       "server -> client flow of 4321 bytes", f)
 PYEOF
-		t_lines < <(sed "s|^\([A-Z]*\|ok\) |\1 $mode/ipv$fam: |" "$T_TMP/res")
+		t_lines < <(awk -v p="$mode/ipv$fam:" '{ $1 = $1 " " p; print }' "$T_TMP/res")
 		kill $SP 2>/dev/null; wait $SP 2>/dev/null
 		rm -f "$T_TMP/port"
 	done
