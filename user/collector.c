@@ -1192,9 +1192,8 @@ static struct bpf_link *attach_map_iter(struct bpf_program *prog,
 static int libbpf_print(enum libbpf_print_level level, const char *fmt,
 			va_list ap)
 {
-	if (level == LIBBPF_DEBUG && !xt_verbose)
-		return 0;
-	if (level == LIBBPF_INFO && !xt_verbose)
+	/* Our own one-line error says what failed; -v shows libbpf's detail. */
+	if (!xt_verbose)
 		return 0;
 	return vfprintf(stderr, fmt, ap);
 }
@@ -1285,6 +1284,15 @@ int collector__new(const struct collector_opts *opts, struct collector **out)
 	err = hooks__choose(opts->want, &c->hooks, stderr);
 	if (err)
 		goto fail;
+	/*
+	 * A dry run with an explicit TCP hook loads that path even where it
+	 * cannot attach, so the verifier checks the fallback programs too.
+	 */
+	if (opts->dry_run && opts->want && c->hooks.use[XT_C_SOCK] != opts->want) {
+		fprintf(stderr, "xfertrace: dry run: loading the %s path anyway, to verify it\n",
+			hook_name(opts->want));
+		c->hooks.use[XT_C_SOCK] = opts->want;
+	}
 	c->skel = xfertrace_bpf__open();
 	if (!c->skel) {
 		err = -errno;
