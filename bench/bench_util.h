@@ -4,6 +4,8 @@
 #define XT_BENCH_UTIL_H
 
 #include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sched.h>
@@ -121,6 +123,32 @@ static inline int write_all(int fd, const char *buf, size_t len)
 		len -= n;
 	}
 	return 0;
+}
+
+/* Ping-pong options: -s MSG_BYTES -n ROUND_TRIPS -c CPU; 0 or 2 (usage). */
+static inline int pingpong_args(int argc, char **argv, size_t *msg,
+				unsigned long *n, int *cpu)
+{
+	int opt;
+
+	while ((opt = getopt(argc, argv, "s:n:c:")) != -1) {
+		switch (opt) {
+		case 's':
+			*msg = strtoul(optarg, NULL, 0);
+			break;
+		case 'n':
+			*n = strtoul(optarg, NULL, 0);
+			break;
+		case 'c':
+			*cpu = atoi(optarg);
+			break;
+		default:
+			fprintf(stderr, "usage: %s [-s MSG_BYTES] [-n ROUND_TRIPS] [-c CPU]\n",
+				argv[0]);
+			return 2;
+		}
+	}
+	return *msg && *n ? 0 : 2;
 }
 
 #endif

@@ -54,30 +54,15 @@ static int bounce(int rfd, int wfd, size_t msg, unsigned long n, int cpu,
 
 int main(int argc, char **argv)
 {
-	int opt, st, err, cpu = -1, req[2], rsp[2];
+	int st, err, cpu = -1, req[2], rsp[2];
 	unsigned long n = 150000;
 	size_t msg = 64;
 	double wall = 0;
 	pid_t pid;
 
-	while ((opt = getopt(argc, argv, "s:n:c:")) != -1) {
-		switch (opt) {
-		case 's':
-			msg = strtoul(optarg, NULL, 0);
-			break;
-		case 'n':
-			n = strtoul(optarg, NULL, 0);
-			break;
-		case 'c':
-			cpu = atoi(optarg);
-			break;
-		default:
-			fprintf(stderr, "usage: %s [-s MSG_BYTES] [-n ROUND_TRIPS] [-c CPU]\n",
-				argv[0]);
-			return 2;
-		}
-	}
-	if (!msg || !n || pipe(req) || pipe(rsp))
+	if (pingpong_args(argc, argv, &msg, &n, &cpu))
+		return 2;
+	if (pipe(req) || pipe(rsp))
 		return 2;
 	pid = fork();
 	if (pid < 0)

@@ -71,29 +71,12 @@ int main(int argc, char **argv)
 {
 	unsigned long n = 100000;
 	size_t msg = 64;
-	int opt, lfd, st, err, cpu = -1;
+	int lfd, st, err, cpu = -1;
 	unsigned short port = 0;
 	double wall = 0;
 	pid_t pid;
 
-	while ((opt = getopt(argc, argv, "s:n:c:")) != -1) {
-		switch (opt) {
-		case 's':
-			msg = strtoul(optarg, NULL, 0);
-			break;
-		case 'n':
-			n = strtoul(optarg, NULL, 0);
-			break;
-		case 'c':
-			cpu = atoi(optarg);
-			break;
-		default:
-			fprintf(stderr, "usage: %s [-s MSG_BYTES] [-n ROUND_TRIPS] [-c CPU]\n",
-				argv[0]);
-			return 2;
-		}
-	}
-	if (!msg || !n)
+	if (pingpong_args(argc, argv, &msg, &n, &cpu))
 		return 2;
 	lfd = listen_loopback(&port, 16);
 	if (lfd < 0) {
