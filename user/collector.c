@@ -91,6 +91,7 @@ struct collector {
 	struct hmap *dirty;		/* sockets noted since the last read */
 	struct hmap *dirty_threads;	/* threads noted since the last read */
 	bool lost_seen;			/* a note was lost: read whole maps */
+	bool notes;			/* BPF notes changed entries on the ring */
 	void *kbuf, *vbuf;
 };
 
@@ -769,7 +770,8 @@ static __u64 thread_cpu_now(const struct xt_thread *th,
 /* Whole map this time: a note was lost, most changed, or time is up. */
 static bool read_all(struct collector *c, struct hmap *noted, size_t live)
 {
-	return c->lost_seen || c->stopped ||
+	/* Without notes (iterators promised, one failed to attach): all. */
+	return !c->notes || c->lost_seen || c->stopped ||
 	       c->harvests % FULL_WALK_EVERY == 0 ||
 	       hmap__count(noted) > (live > 128 ? live / 2 : 64);
 }
@@ -983,7 +985,7 @@ int collector__harvest(struct collector *c)
 	 * those that move bytes after this read. Then the queued events:
 	 * close events' entries are already out of the maps.
 	 */
-	if (!c->conn_iter)
+	if (c->notes)
 		c->skel->data->harvest_gen++;
 	c->lost_seen = c->skel->bss->dirty_lost;
 	c->skel->bss->dirty_lost = 0;
@@ -1204,7 +1206,8 @@ static int configure(struct collector *c)
 	const struct collector_opts *o = &c->opts;
 
 	s->rodata->burst_gap_ns = o->burst_gap_ns;
-	s->rodata->note_dirty_keys = !c->hooks.iter_maps;
+	c->notes = !c->hooks.iter_maps;
+	s->rodata->note_dirty_keys = c->notes;
 	if (o->precise_clock)
 		c->hooks.coarse_clock = false;
 	s->rodata->coarse_clock = c->hooks.coarse_clock;
