@@ -35,6 +35,34 @@ t_lines() {
 		esac
 	done
 }
+# t_checker TAG CMD...: run a checker and count its "ok   - " / "FAIL - "
+# lines, prefixed with TAG (may be empty); other lines are shown as is.
+t_checker() {
+	local tag=$1 out line
+	shift
+	out=$("$@" 2>&1)
+	while IFS= read -r line; do
+		case $line in
+		"ok   - "*) t_pass "${tag:+$tag: }${line#ok   - }" ;;
+		"FAIL - "*) t_fail "${tag:+$tag: }${line#FAIL - }" ;;
+		*" passed, "*" failed") ;;
+		*) echo "     $line" ;;
+		esac
+	done <<<"$out"
+	[ -n "$out" ] || t_fail "${tag:+$tag: }checker printed nothing: $*"
+}
+# t_need_tracer: stop the program, with one failure, unless the binary is
+# built and can trace here.
+t_need_tracer() {
+	if [ ! -x "$XT" ]; then
+		t_fail "no $XT (run make)"
+		t_finish
+	fi
+	if ! "$XT" check >"$T_TMP/check.out" 2>&1; then
+		t_fail "xfertrace check: $(tail -n 1 "$T_TMP/check.out")"
+		t_finish
+	fi
+}
 # wait_gone PID SECONDS: poll until PID is gone; 1 on timeout.
 wait_gone() {
 	local i

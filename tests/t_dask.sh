@@ -23,18 +23,9 @@ trap 'stop_clusters; t_cleanup' EXIT
 
 # Runs check_dask.py and adds its ok/FAIL lines to our counts.
 check_dask() {
-	local tag=$1 out line
+	local tag=$1
 	shift
-	out=$($PY "$D/check_dask.py" "$@" 2>&1)
-	while IFS= read -r line; do
-		case $line in
-		"ok   - "*) t_pass "$tag: ${line#ok   - }" ;;
-		"FAIL - "*) t_fail "$tag: ${line#FAIL - }" ;;
-		*" passed, "*" failed") ;;
-		*) echo "     $line" ;;
-		esac
-	done <<<"$out"
-	[ -n "$out" ] || t_fail "$tag: check_dask.py printed nothing"
+	t_checker "$tag" $PY "$D/check_dask.py" "$@"
 }
 
 # Marks helper: lines arrive as datagrams, silent when nobody listens.
@@ -112,14 +103,7 @@ EOF
 }
 t_check "calib.py: plan's lines on stdout and as marks" calib_selftest
 
-if [ ! -x "$XT" ]; then
-	t_fail "no $XT (run make)"
-	t_finish
-fi
-if ! "$XT" check >"$T_TMP/check.out" 2>&1; then
-	t_fail "xfertrace check: $(tail -n 1 "$T_TMP/check.out")"
-	t_finish
-fi
+t_need_tracer
 
 # report TAG XFT OUT: writes the JSON report; passes/fails TAG.
 report() {

@@ -62,14 +62,7 @@ fi
 for t in ip tc; do
 	command -v $t >/dev/null || { t_fail "$t not found (iproute2)"; t_finish; }
 done
-if [ ! -x "$XT" ]; then
-	t_fail "no $XT (run make)"
-	t_finish
-fi
-if ! "$XT" check >"$T_TMP/check.out" 2>&1; then
-	t_fail "xfertrace check: $(tail -n 1 "$T_TMP/check.out")"
-	t_finish
-fi
+t_need_tracer
 
 NET_UP=1
 if ! t_check "setup.sh $NW $RATE: bridge, namespaces, tbf both ways" \

@@ -21,14 +21,7 @@ stop_cluster() {
 }
 trap 'stop_cluster; t_cleanup' EXIT
 
-if [ ! -x "$XT" ]; then
-	t_fail "no $XT (run make)"
-	t_finish
-fi
-if ! "$XT" check >"$T_TMP/check.out" 2>&1; then
-	t_fail "xfertrace check: $(tail -n 1 "$T_TMP/check.out")"
-	t_finish
-fi
+t_need_tracer
 if ! $PY "$D/cluster.py" start --workers 3 --state "$ST" >/dev/null; then
 	t_fail "cluster start (see $ST.logs)"
 	t_finish

@@ -27,29 +27,12 @@ stop_cluster() {
 }
 trap 'stop_cluster; t_cleanup' EXIT
 
-# Adds a checker's ok/FAIL lines to our counts.
+# Adds check_trials.py's ok/FAIL lines to our counts.
 run_check() {
-	local out line
-	out=$($PY "$CHK" "$@" 2>&1)
-	while IFS= read -r line; do
-		case $line in
-		"ok   - "*) t_pass "${line#ok   - }" ;;
-		"FAIL - "*) t_fail "${line#FAIL - }" ;;
-		*" passed, "*" failed") ;;
-		*) echo "$line" ;;
-		esac
-	done <<<"$out"
-	[ -n "$out" ] || t_fail "check_trials.py $1 printed nothing"
+	t_checker "" $PY "$CHK" "$@"
 }
 
-if [ ! -x "$XT" ]; then
-	t_fail "no $XT (run make)"
-	t_finish
-fi
-if ! "$XT" check >"$T_TMP/check.out" 2>&1; then
-	t_fail "xfertrace check: $(tail -n 1 "$T_TMP/check.out")"
-	t_finish
-fi
+t_need_tracer
 
 # The worked example of docs/attribution.md, as a hand-made trace: every
 # number the rules give, exactly (also trial level, a fetch into a worker

@@ -123,6 +123,23 @@ def worker_argv(args, addr, i, wdir):
             "--local-directory", wdir, "--death-timeout", "60"]
 
 
+def wait_for_workers(addr, procs, state, args):
+    """Wait until args.workers have registered, then record who they are."""
+    from distributed import Client
+    with Client(addr, timeout=args.timeout, set_as_default=False) as c:
+        end = time.monotonic() + args.timeout
+        while len(c.scheduler_info()["workers"]) < args.workers:
+            for p in procs:
+                if p.poll() is not None:
+                    raise RuntimeError(f"pid {p.pid} exited with "
+                                       f"{p.returncode}")
+            if time.monotonic() > end:
+                raise RuntimeError("timed out waiting for workers")
+            time.sleep(0.1)
+        byp = {rec["pid"]: rec for rec in state["launched"]}
+        collect(c, state, byp, args)
+
+
 def collect(client, state, procs_by_pid, args):
     """Fill state["workers"] from the running cluster."""
     pids = client.run(os.getpid)
@@ -191,19 +208,7 @@ def start_all(args, path, state, logdir):
         procs.append(launch(state, path, "nanny" if args.nanny else "worker",
                             worker_argv(args, addr, i, wdir),
                             os.path.join(logdir, f"worker-{i}.log")))
-    from distributed import Client
-    with Client(addr, timeout=args.timeout, set_as_default=False) as c:
-        end = time.monotonic() + args.timeout
-        while len(c.scheduler_info()["workers"]) < args.workers:
-            for p in procs:
-                if p.poll() is not None:
-                    raise RuntimeError(f"pid {p.pid} exited with "
-                                       f"{p.returncode}")
-            if time.monotonic() > end:
-                raise RuntimeError("timed out waiting for workers")
-            time.sleep(0.1)
-        byp = {rec["pid"]: rec for rec in state["launched"]}
-        collect(c, state, byp, args)
+    wait_for_workers(addr, procs, state, args)
     if len(state["workers"]) != args.workers:
         raise RuntimeError(f"{len(state['workers'])} workers registered, "
                            f"expected {args.workers}")

@@ -101,20 +101,7 @@ def start_all(args, path, state, logdir):
             state, path, "nanny" if args.nanny else "worker",
             worker_argv(args, addr, i, wdir),
             os.path.join(logdir, f"worker-{i}.log")))
-    from distributed import Client
-    import time
-    with Client(addr, timeout=args.timeout, set_as_default=False) as c:
-        end = time.monotonic() + args.timeout
-        while len(c.scheduler_info()["workers"]) < args.workers:
-            for p in procs:
-                if p.poll() is not None:
-                    raise RuntimeError(f"pid {p.pid} exited with "
-                                       f"{p.returncode}")
-            if time.monotonic() > end:
-                raise RuntimeError("timed out waiting for workers")
-            time.sleep(0.1)
-        byp = {rec["pid"]: rec for rec in state["launched"]}
-        cluster.collect(c, state, byp, args)
+    cluster.wait_for_workers(addr, procs, state, args)
     if len(state["workers"]) != args.workers:
         raise RuntimeError(f"{len(state['workers'])} workers registered, "
                            f"expected {args.workers}")
