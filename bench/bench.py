@@ -11,12 +11,14 @@ second, the tracer's own CPU per second, its peak RSS and BPF map memory.
 See docs/performance.md for how to read the output.
 
 Environment:
-  BENCH_PAIRS=N        interleaved rounds (default 7; 3 for a quick run)
+  BENCH_PAIRS=N        interleaved rounds (default 9; 3 for a quick run)
   BENCH_DASK=0|short|1 Dask calibration workload: skip, short (default), full
   BENCH_CONDITIONS=a,b restrict to these conditions (none is always run)
   BENCH_AA=1           also a second no-tracer condition, none-aa (noise floor)
   BENCH_WORKLOADS=a,b  restrict to these workloads
-  BENCH_TARGET_S=S     wall time one workload run is scaled to (default 0.8)
+  BENCH_REPEAT=N       runs per block: a condition's turn in a pair
+                       (default 3; the block counts with its median)
+  BENCH_TARGET_S=S     wall time one workload run is scaled to (default 0.25)
   BENCH_CONN_SECS=S    length of the 1000-connection run (default 3)
   BENCH_NICE=N         nice level of the workloads, tracers and Dask cluster
                        alike (default -20: shields the runs from other load)
@@ -50,13 +52,16 @@ MSG_STATS = ("the statistics add about 20 ns per program run (typical "
              "hardware), counted in every condition")
 
 PIN_CPU = str(max(0, (os.cpu_count() or 1) - 1))
+SETTLE_S = 0.2      # after a tracer exits: let deferred kernel work finish
 
 # name, binary, fixed args, default number of ops (scaled at calibration).
 WORKLOADS = [
-    ("stream-64k", "tcp_stream", ["-s", "65536"], 15000,
-     "loopback TCP stream, 64 KiB writes"),
-    ("stream-1k", "tcp_stream", ["-s", "1024"], 150000,
-     "loopback TCP stream, 1 KiB writes"),
+    ("stream-64k", "tcp_stream", ["-s", "65536", "-c", PIN_CPU + "," +
+                                  PIN_CPU], 15000,
+     "loopback TCP stream, 64 KiB writes, both ends on CPU " + PIN_CPU),
+    ("stream-1k", "tcp_stream", ["-s", "1024", "-c", PIN_CPU + "," +
+                                 PIN_CPU], 150000,
+     "loopback TCP stream, 1 KiB writes, both ends on CPU " + PIN_CPU),
     ("tcp-rr", "tcp_pingpong", ["-s", "64"], 10000,
      "TCP ping-pong, 64 B messages"),
     ("tcp-rr-pinned", "tcp_pingpong", ["-s", "64", "-c", PIN_CPU], 15000,
@@ -102,35 +107,64 @@ def env_float(name, default):
 
 # ---------------------------------------------------------------- BPF stats
 
-class StatsEnabler:
-    """kernel.bpf_stats_enabled=1 for the run; restores the old value.
+class Stats:
+    """kernel.bpf_stats_enabled, on only while a run measures per-event
+    cost.
 
-    Also holds a BPF_ENABLE_STATS fd (refcounted in the kernel), so another
-    program writing the sysctl back to 0 meanwhile cannot stop the counters.
+    The statistics wrap every BPF program run in two clock reads, which on
+    a VM cost far more than the ~20 ns of typical hardware; runs timed for
+    the wall-time ratios have them off, and each traced block ends with
+    one more run with them on, for ns/event. They are switched with a
+    BPF_ENABLE_STATS fd (refcounted in the kernel) where the kernel has
+    it, else with the sysctl. The sysctl is 0 for the bench and gets its
+    old value back at the end.
     """
 
     def __init__(self):
         self.old = None
         self.fd = -1
+        self.by_sysctl = False
 
-    def enable(self):
+    @staticmethod
+    def write(val):
+        with open(STATS_SYSCTL, "w") as f:
+            f.write(val + "\n")
+
+    @staticmethod
+    def enabled():
+        """Whether the kernel counts now (the sysctl reads the key)."""
+        with open(STATS_SYSCTL) as f:
+            return f.read().strip() == "1"
+
+    def take(self):
         with open(STATS_SYSCTL) as f:
             self.old = f.read().strip()
-        with open(STATS_SYSCTL, "w") as f:
-            f.write("1\n")
-        self.fd = bpf_enable_stats_fd()
+        self.write("0")
 
-    def restore(self):
-        if self.old is not None:
-            try:
-                with open(STATS_SYSCTL, "w") as f:
-                    f.write(self.old + "\n")
-            except OSError as e:
-                log(f"bench: could not restore {STATS_SYSCTL}: {e}")
-            self.old = None
+    def on(self):
+        if self.fd >= 0 or self.by_sysctl:
+            return
+        self.fd = bpf_enable_stats_fd()
+        if self.fd < 0:
+            self.write("1")
+            self.by_sysctl = True
+
+    def off(self):
         if self.fd >= 0:
             os.close(self.fd)
             self.fd = -1
+        if self.by_sysctl:
+            self.write("0")
+            self.by_sysctl = False
+
+    def restore(self):
+        self.off()
+        if self.old is not None:
+            try:
+                self.write(self.old)
+            except OSError as e:
+                log(f"bench: could not restore {STATS_SYSCTL}: {e}")
+            self.old = None
 
 
 def bpf_enable_stats_fd():
@@ -511,8 +545,8 @@ def run_workload(argv, timeout=120):
 
 class Bench:
     def __init__(self):
-        self.pairs = max(1, env_int("BENCH_PAIRS", 7))
-        self.target_s = env_float("BENCH_TARGET_S", 0.8)
+        self.pairs = max(1, env_int("BENCH_PAIRS", 9))
+        self.target_s = env_float("BENCH_TARGET_S", 0.25)
         self.conn_secs = env_float("BENCH_CONN_SECS", 3)
         self.dask_mode = os.environ.get("BENCH_DASK", "short").strip().lower()
         want = os.environ.get("BENCH_CONDITIONS")
@@ -529,12 +563,16 @@ class Bench:
         self.run_conns = not want or CONN_WORKLOAD in want.split(",")
         self.ops = {}
         self.samples = []       # dicts: workload, cond, pair, wall, ops, d
+        self.blocks = []        # median of each block of runs, see aba()
+        self.repeat = max(1, env_int("BENCH_REPEAT", 3))
         self.sessions = []      # dicts: cond, pair, rss_kib, map_bytes, ...
         self.dask = None
         self.skipped = {}       # cond -> reason
         self.descs = {}         # cond -> {prog id: desc}, every session
         self.floor = {}         # "empty"/"clock" -> ns per run
-        self.stats = True       # kernel.bpf_stats_enabled set by us
+        self.st = None          # Stats, unless BENCH_STATS=0
+        self.counting = False   # BPF statistics on now
+        self.stats_held = False
         self.notes = []
         self.foreign = 0
         self.tmp = tempfile.mkdtemp(prefix="xfertrace-bench.")
@@ -553,6 +591,22 @@ class Bench:
         self.load_end = None
 
     # ---- helpers
+    def stats_on(self):
+        if self.st:
+            self.st.on()
+            self.counting = True
+
+    def stats_off(self):
+        if self.st:
+            self.st.off()
+            self.counting = False
+            if Stats.enabled() and not self.stats_held:
+                self.stats_held = True
+                self.notes.append("BPF statistics stayed on when the bench "
+                                  "switched them off (another process "
+                                  "holds them): the timed runs include "
+                                  "their cost")
+
     def argv(self, w):
         name, binary, args, _, _ = w
         return [os.path.join(BENCH_BIN, binary), *args, "-n",
@@ -588,6 +642,7 @@ class Bench:
         for name, text in progs:
             t = Tracer("bpftrace", self.tmp, f"floor-{name}",
                        argv=["bpftrace", "-e", text])
+            self.stats_on()
             try:
                 t.start()
                 s0 = t.snapshot()
@@ -597,6 +652,7 @@ class Bench:
                 log(f"  floor {name}: {e}")
                 return
             finally:
+                self.stats_off()
                 t.stop()
                 t.cleanup()
             ns, n = d["groups"]["sched"]
@@ -608,11 +664,56 @@ class Bench:
         k = pair % len(conds)
         return conds[k:] + conds[:k]
 
-    # ---- one session: one tracer instance, every workload once
-    def session(self, cond, pair):
+    def traced_order(self, pair):
+        """The conditions other than none, rotated each pair."""
+        conds = [c for c in self.conditions
+                 if c != "none" and c not in self.skipped]
+        if not conds:
+            return []
+        k = pair % len(conds)
+        return conds[k:] + conds[:k]
+
+    # ---- one workload, every condition, each between two untraced blocks
+    def aba(self, w, pair):
+        """none, C1, none, C2, none, ...: each traced block is compared with
+        the untraced blocks right before and right after it (ABA), so the
+        machine drifting between runs cancels out. A block is BENCH_REPEAT
+        runs and counts with its median, which drops a run that a burst of
+        other load hit."""
+        prev = self.block(w, pair, "none", self.untraced_block(w, pair))
+        for cond in self.traced_order(pair):
+            got = self.session(cond, pair, [w] * self.repeat)
+            time.sleep(SETTLE_S)
+            nxt = self.block(w, pair, "none", self.untraced_block(w, pair))
+            blk = self.block(w, pair, cond, got)
+            if blk:
+                blk["base_wall"] = mean_of(prev, nxt, "wall")
+                blk["base_cpu"] = mean_of(prev, nxt, "cpu")
+            prev = nxt
+
+    def untraced_block(self, w, pair):
+        got = [self.one_run(w[0], self.argv(w), "none", pair, None)
+               for _ in range(self.repeat)]
+        return [g for g in got if g]
+
+    def block(self, w, pair, cond, got):
+        """Median wall and CPU time of one block of runs."""
+        if not got:
+            return None
+        cpus = [g["cpu"] for g in got if g["cpu"] is not None]
+        blk = {"workload": w[0], "cond": cond, "pair": pair,
+               "wall": statistics.median(g["wall"] for g in got),
+               "cpu": statistics.median(cpus) if cpus else None}
+        self.blocks.append(blk)
+        return blk
+
+    # ---- one session: one tracer instance, the given workloads once each
+    def session(self, cond, pair, workloads, conns=False):
+        """Returns the samples it took."""
         tracer = None
         if cond not in NO_TRACER:
             tracer = Tracer(cond, self.tmp, f"{cond}-{pair}")
+            self.stats_on()     # "attached" includes "a program has run"
             try:
                 tracer.start()
             except Unavailable as e:
@@ -620,45 +721,68 @@ class Bench:
                 if cond in self.worked:
                     self.notes.append(f"{cond} (pair {pair + 1}) did not "
                                       f"start: {e}")
-                    return
+                    return []
                 self.skipped[cond] = str(e)
                 log(f"  {cond}: skipped ({e})")
-                return
+                return []
+            finally:
+                self.stats_off()
             self.worked.add(cond)
             own = set(tracer.desc)
             self.descs.setdefault(cond, {}).update(tracer.desc)
             self.foreign = max(self.foreign, foreign_hook_progs(own))
         t0 = time.monotonic()
+        got = []
         try:
-            for w in self.workloads:
-                self.one_run(w[0], self.argv(w), cond, pair, tracer)
-            if tracer and self.run_conns:
+            for w in workloads:
+                got.append(self.one_run(w[0], self.argv(w), cond, pair,
+                                        tracer))
+            if workloads and tracer and self.st:
+                self.cost_run(workloads[0], cond, pair, tracer,
+                              [g for g in got if g])
+            if conns:
+                self.stats_on()
                 self.one_run(CONN_WORKLOAD, self.conn_argv(), cond, pair,
                              tracer)
         finally:
+            self.stats_off()
             if tracer:
                 self.end_session(tracer, cond, pair, t0)
+        return [g for g in got if g]
+
+    def cost_run(self, w, cond, pair, tracer, timed):
+        """One more run with the BPF statistics on: ns/event and events/s.
+        Its wall time against the block's says what the statistics
+        themselves cost here; it is not in the wall-time ratios."""
+        self.stats_on()
+        smp = self.one_run(w[0], self.argv(w), cond, pair, tracer)
+        self.stats_off()
+        if smp and timed:
+            smp["stats_rel"] = smp["wall"] / statistics.median(
+                g["wall"] for g in timed)
 
     def one_run(self, name, argv, cond, pair, tracer):
         if tracer and not tracer.alive():
-            return
+            return None
         s0 = tracer.snapshot() if tracer else None
         try:
             wall, ops, cpu = run_workload(argv)
         except (RuntimeError, subprocess.TimeoutExpired) as e:
             self.notes.append(f"{name} under {cond} (pair {pair + 1}): {e}")
             log(f"  {name}/{cond}: FAILED {e}")
-            return
+            return None
         d = None
         if tracer:
             if not tracer.alive():
                 self.notes.append(f"{cond} died during {name} "
                                   f"(pair {pair + 1})"
                                   f": {tracer.last_error()}")
-                return
+                return None
             d = delta(tracer.desc, s0, tracer.snapshot())
-        self.samples.append({"workload": name, "cond": cond, "pair": pair,
-                             "wall": wall, "ops": ops, "cpu": cpu, "d": d})
+        smp = {"workload": name, "cond": cond, "pair": pair, "wall": wall,
+               "ops": ops, "cpu": cpu, "d": d, "cost": self.counting}
+        self.samples.append(smp)
+        return smp
 
     def end_session(self, tracer, cond, pair, t0):
         rss = maps = None
@@ -678,13 +802,20 @@ class Bench:
     def run(self):
         log(f"bench: calibrating (target {self.target_s} s per run)")
         self.calibrate()
-        if self.stats:
+        if self.st:
             log("bench: floor (empty BPF program on sched_switch)")
             self.measure_floor()
         for pair in range(self.pairs):
-            for cond in self.order(pair):
-                log(f"bench: pair {pair + 1}/{self.pairs}: {cond}")
-                self.session(cond, pair)
+            for w in self.workloads:
+                log(f"bench: pair {pair + 1}/{self.pairs}: {w[0]}")
+                self.aba(w, pair)
+            if not self.run_conns:
+                continue
+            for cond in self.traced_order(pair):
+                if cond not in NO_TRACER:
+                    log(f"bench: pair {pair + 1}/{self.pairs}: "
+                        f"{CONN_WORKLOAD} {cond}")
+                    self.session(cond, pair, [], conns=True)
         if self.dask_mode not in ("0", "no", "off", "skip"):
             self.dask = DaskBench(self).run()
         self.load_end = loadavg()
@@ -723,6 +854,7 @@ class DaskBench:
             if not os.path.exists(os.path.join(self.dir, f)):
                 return self.skip(f"tests/dask/{f} not found")
         log("bench: dask: starting a 2-worker cluster")
+        self.b.stats_on()
         try:
             r = subprocess.run([PY, os.path.join(self.dir, "cluster.py"),
                                 "start", "--workers", "2", "--state",
@@ -735,6 +867,7 @@ class DaskBench:
         except (OSError, subprocess.TimeoutExpired) as e:
             return self.skip(f"{e}")
         finally:
+            self.b.stats_off()
             if os.path.exists(self.state):
                 subprocess.run([PY, os.path.join(self.dir, "cluster.py"),
                                 "stop", "--state", self.state],
@@ -791,7 +924,7 @@ class DaskBench:
             return False
         self.samples.append({"workload": "dask-calib", "cond": cond,
                              "pair": pair, "wall": wall, "ops": n,
-                             "cpu": None, "d": d})
+                             "cpu": None, "d": d, "cost": self.b.counting})
         return True
 
     @staticmethod
@@ -822,18 +955,38 @@ def fmt(v, spec, none="-"):
     return none if v is None else format(v, spec)
 
 
+def counted(samples):
+    """The runs the BPF statistics were on for."""
+    return [s for s in samples if s["d"] and s.get("cost")]
+
+
 def pooled(samples, group):
-    ns = sum(s["d"]["groups"][group][0] for s in samples if s["d"])
-    ev = sum(s["d"]["groups"][group][1] for s in samples if s["d"])
+    ss = counted(samples)
+    ns = sum(s["d"]["groups"][group][0] for s in ss)
+    ev = sum(s["d"]["groups"][group][1] for s in ss)
     return (ns / ev) if ev else None, ev
 
 
+def mean_of(a, b, key):
+    """Mean of key over the untraced runs around a traced one (either may
+    have failed: then the other alone)."""
+    v = [x[key] for x in (a, b) if x and x.get(key)]
+    return sum(v) / len(v) if v else None
+
+
 def ratios(samples, wl, cond, key="wall"):
+    """Traced / untraced: blocks against their ABA neighbours, else (Dask)
+    each run against its pair's untraced run."""
     base = {s["pair"]: s[key] for s in samples
             if s["workload"] == wl and s["cond"] == "none"}
-    return [s[key] / base[s["pair"]] for s in samples
-            if s["workload"] == wl and s["cond"] == cond
-            and s[key] is not None and base.get(s["pair"])]
+    out = []
+    for s in samples:
+        if s["workload"] != wl or s["cond"] != cond or s[key] is None:
+            continue
+        ref = s.get("base_" + key, base.get(s["pair"]))
+        if ref:
+            out.append(s[key] / ref)
+    return out
 
 
 def cpu_pct(samples):
@@ -844,17 +997,17 @@ def cpu_pct(samples):
 
 
 def events_per_s(samples):
-    ev = sum(sum(g[1] for g in s["d"]["groups"].values())
-             for s in samples if s["d"])
-    t = sum(s["d"]["interval"] for s in samples if s["d"])
+    ss = counted(samples)
+    ev = sum(sum(g[1] for g in s["d"]["groups"].values()) for s in ss)
+    t = sum(s["d"]["interval"] for s in ss)
     return ev / t if t and ev else None
 
 
 def bpf_pct(samples):
     """Time spent in the tracer's BPF programs, % of one CPU."""
-    ns = sum(sum(g[0] for g in s["d"]["groups"].values())
-             for s in samples if s["d"])
-    t = sum(s["d"]["interval"] for s in samples if s["d"])
+    ss = counted(samples)
+    ns = sum(sum(g[0] for g in s["d"]["groups"].values()) for s in ss)
+    t = sum(s["d"]["interval"] for s in ss)
     return 100.0 * ns / 1e9 / t if t and ns else None
 
 
@@ -897,16 +1050,22 @@ class Report:
                  f"{info['mem_gib']} GiB RAM; kernel {info['kernel']}")
         self.out(f"- date: {info['date']}; load average at start "
                  f"{b.load_start}, at end {b.load_end}")
-        self.out(f"- {b.pairs} interleaved pairs per condition "
-                 f"(order rotated each pair); bpftrace: "
+        self.out(f"- {b.pairs} pairs per workload and condition, "
+                 f"{b.repeat} runs per block: untraced and traced blocks "
+                 f"alternate (none, C1, none, C2, ...; order of the "
+                 f"conditions rotated each pair); bpftrace: "
                  f"{tool_version(['bpftrace', '--version'])}; "
                  f"bpftool: {tool_version(['bpftool', 'version'])}")
         self.out(f"- xfertrace: {b.xt_info}")
         self.out(f"- workloads, tracers and the Dask cluster all run at nice "
                  f"{info['nice']} (BENCH_NICE)")
         if info["stats"]:
-            self.out(f"- kernel.bpf_stats_enabled=1 for the whole run; "
-                     f"{MSG_STATS}")
+            self.out("- BPF statistics (kernel.bpf_stats_enabled) are off "
+                     "for the timed runs and on for one extra run at the "
+                     "end of each traced block, which gives ns/event and "
+                     "events/s (and for the 1,000-connection and Dask "
+                     f"runs); {MSG_STATS}; 'stats cost' says what they add "
+                     "to a run here")
         else:
             self.out("- BENCH_STATS=0: BPF statistics left as they were "
                      "(normally off), so the ratios are without their "
@@ -963,7 +1122,7 @@ class Report:
                 continue
             wall = statistics.median(s["wall"] for s in ss)
             per = [None, None]
-            rs = [s for s in self.sel(name, ref) if s["d"]] if ref else []
+            rs = counted(self.sel(name, ref)) if ref else []
             ops = sum(s["ops"] for s in rs)
             if ops:
                 per = [sum(s["d"]["groups"][g][1] for s in rs) / ops
@@ -986,32 +1145,38 @@ class Report:
     def main_table(self):
         self.out("## Overhead per workload")
         self.out()
-        self.out("Wall-time ratio = run time under the tracer / run time "
-                 "without, same pair. ns/event = BPF run_time_ns / run_cnt "
+        self.out("Wall-time ratio = median run time of a block under the "
+                 "tracer / mean of the medians of the untraced blocks just "
+                 "before and after it (n = blocks). ns/event = BPF run_time_ns / run_cnt "
                  "of the tracer's programs on that hook, pooled over the "
                  "pairs. BPF CPU = time in those programs per second, "
                  "tracer CPU = the tracer process's utime+stime per second, "
                  "both in % of one CPU. CPU ratio = user+system CPU time "
                  "of the workload's two processes under the tracer / "
                  "without (median), less sensitive to other load than "
-                 "wall time.")
+                 "wall time. stats cost = wall time of the run with BPF "
+                 "statistics on / median of its block's (median over "
+                 "blocks).")
         self.out()
         self.out("| workload | condition | n | median ratio | min | max | "
                  "CPU ratio | ns/TCP event | ns/switch | events/s | "
-                 "BPF CPU % | tracer CPU % | target |")
-        self.out("|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|")
+                 "BPF CPU % | tracer CPU % | stats cost | target |")
+        self.out("|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|"
+                 "---|")
         for name, *_ in self.b.workloads:
             for cond in self.tracers:
                 ss = self.sel(name, cond)
                 if not ss:
                     continue
-                r = ratios(self.samples, name, cond)
+                r = ratios(self.b.blocks, name, cond)
                 med = statistics.median(r) if r else None
-                rc = ratios(self.samples, name, cond, "cpu")
+                rc = ratios(self.b.blocks, name, cond, "cpu")
                 cmed = statistics.median(rc) if rc else None
                 tcp = pooled(ss, "tcp")[0]
                 sch = pooled(ss, "sched")[0]
                 tgt = self.row_targets(name, cond, med, tcp, sch)
+                rel = [x["stats_rel"] for x in ss if x.get("stats_rel")]
+                srel = statistics.median(rel) if rel else None
                 self.out(f"| {name} | {cond} | {len(r)} | "
                          f"{fmt(med, '.3f')} | "
                          f"{fmt(min(r) if r else None, '.3f')} | "
@@ -1020,7 +1185,8 @@ class Report:
                          f"{fmt(tcp, '.0f')} | {fmt(sch, '.0f')} | "
                          f"{fmt(events_per_s(ss), ',.0f')} | "
                          f"{fmt(bpf_pct(ss), '.2f')} | "
-                         f"{fmt(cpu_pct(ss), '.2f')} | {tgt} |")
+                         f"{fmt(cpu_pct(ss), '.2f')} | "
+                         f"{fmt(srel, '.3f')} | {tgt} |")
         self.out()
 
     def summary_table(self):
@@ -1195,7 +1361,7 @@ def preflight():
 
 def main():
     preflight()
-    stats = StatsEnabler()
+    stats = Stats()
     bench = Bench()
     if not shutil.which("bpftrace"):
         bench.skipped["bpftrace"] = "bpftrace not in PATH"
@@ -1213,8 +1379,9 @@ def main():
     info["stats"] = os.environ.get("BENCH_STATS", "1") != "0"
     try:
         if info["stats"]:
-            stats.enable()
-        bench.stats = Tracer.require_run = info["stats"]
+            stats.take()
+            bench.st = stats
+        Tracer.require_run = info["stats"]
         bench.run()
     except KeyboardInterrupt:
         log("bench: interrupted; reporting what was measured")

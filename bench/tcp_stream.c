@@ -2,7 +2,12 @@
 /*
  * tcp_stream: one-way loopback TCP stream between two processes.
  *
- *   tcp_stream [-s MSG_BYTES] [-n WRITES]
+ *   tcp_stream [-s MSG_BYTES] [-n WRITES] [-c SEND_CPU,RECV_CPU] [-b SOCKBUF]
+ *
+ * -c pins the sender and the receiver to those CPUs; -b fixes both socket
+ * buffers (turning off autotuning). Both make runs repeatable: without
+ * them a fresh loopback connection's speed swings 2x with where the
+ * scheduler puts the two ends and how the buffers grow.
  *
  * The parent connects and write()s N messages of MSG_BYTES; the child
  * accepts and read()s with a MSG_BYTES buffer until EOF, then sends a
@@ -25,6 +30,22 @@
 #include "bench_util.h"
 
 /* Child: read everything, acknowledge, report mismatch by exit status. */
+static int cpus[2] = { -1, -1 };
+static int sockbuf;
+
+/* Pin this end and fix its buffers, as -c and -b ask. */
+static int setup_end(int fd, int end)
+{
+	int opt = end ? SO_RCVBUF : SO_SNDBUF;
+
+	if (cpus[end] >= 0 && pin(cpus[end]))
+		return -1;
+	if (sockbuf && setsockopt(fd, SOL_SOCKET, opt, &sockbuf,
+				  sizeof(sockbuf)))
+		return -1;
+	return 0;
+}
+
 static int receiver(int lfd, size_t msg, unsigned long long expect)
 {
 	unsigned long long total = 0;
@@ -32,7 +53,7 @@ static int receiver(int lfd, size_t msg, unsigned long long expect)
 	int fd = accept(lfd, NULL, NULL);
 	ssize_t n;
 
-	if (fd < 0 || !buf)
+	if (fd < 0 || !buf || setup_end(fd, 1))
 		return 1;
 	close(lfd);
 	for (;;) {
@@ -58,7 +79,7 @@ static int sender(unsigned short port, size_t msg, unsigned long n,
 	unsigned long i;
 	double t0;
 
-	if (fd < 0 || !buf)
+	if (fd < 0 || !buf || setup_end(fd, 0))
 		return -1;
 	memset(buf, 'x', msg);
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
@@ -83,7 +104,7 @@ int main(int argc, char **argv)
 	double wall = 0;
 	pid_t pid;
 
-	while ((opt = getopt(argc, argv, "s:n:")) != -1) {
+	while ((opt = getopt(argc, argv, "s:n:c:b:")) != -1) {
 		switch (opt) {
 		case 's':
 			msg = strtoul(optarg, NULL, 0);
@@ -91,9 +112,17 @@ int main(int argc, char **argv)
 		case 'n':
 			n = strtoul(optarg, NULL, 0);
 			break;
+		case 'c':
+			if (sscanf(optarg, "%d,%d", &cpus[0], &cpus[1]) != 2)
+				goto usage;
+			break;
+		case 'b':
+			sockbuf = atoi(optarg);
+			break;
 		default:
-			fprintf(stderr, "usage: %s [-s MSG_BYTES] [-n WRITES]\n",
-				argv[0]);
+usage:
+			fprintf(stderr, "usage: %s [-s MSG_BYTES] [-n WRITES] "
+				"[-c SEND_CPU,RECV_CPU] [-b SOCKBUF]\n", argv[0]);
 			return 2;
 		}
 	}
