@@ -33,6 +33,7 @@ import json
 import os
 import platform
 import re
+import shlex
 import shutil
 import signal
 import statistics
@@ -57,8 +58,9 @@ SETTLE_S = 0.2      # after a tracer exits: let deferred kernel work finish
 # name, binary, fixed args, default number of ops (scaled at calibration).
 WORKLOADS = [
     ("stream-64k", "tcp_stream", ["-s", "65536", "-c", PIN_CPU + "," +
-                                  PIN_CPU], 15000,
-     "loopback TCP stream, 64 KiB writes, both ends on CPU " + PIN_CPU),
+                                  PIN_CPU, "-b", "4194304"], 15000,
+     "loopback TCP stream, 64 KiB writes, both ends on CPU " + PIN_CPU +
+     ", 4 MiB socket buffers"),
     ("stream-1k", "tcp_stream", ["-s", "1024", "-c", PIN_CPU + "," +
                                  PIN_CPU], 150000,
      "loopback TCP stream, 1 KiB writes, both ends on CPU " + PIN_CPU),
@@ -83,8 +85,29 @@ RATIO_TARGETS = {
 CPU_TARGET_PCT = 1.0
 RSS_TARGET_MIB = 32.0
 
-ALL_CONDITIONS = ["none", "none-aa", "record", "top", "agent", "bpftrace"]
+ALL_CONDITIONS = ["none", "none-aa", "floor", "record", "top", "agent",
+                  "bpftrace"]
 NO_TRACER = ("none", "none-aa")
+
+
+def extra_conditions():
+    """BENCH_EXTRA='name=command;name2=command2': more tracers to compare,
+    each a command that attaches and runs until SIGINT."""
+    out = {}
+    for item in os.environ.get("BENCH_EXTRA", "").split(";"):
+        name, sep, cmd = item.partition("=")
+        name = name.strip()
+        if not item.strip():
+            continue
+        if not sep or not re.fullmatch(r"[a-z0-9][a-z0-9_-]*", name) or \
+                name in ALL_CONDITIONS or not cmd.strip():
+            sys.exit(f"bench: BENCH_EXTRA: bad entry '{item}' "
+                     f"(want name=command)")
+        out[name] = shlex.split(cmd)
+    return out
+
+
+EXTRA = extra_conditions()
 
 
 def log(msg):
@@ -387,6 +410,10 @@ class Tracer:
             argv = [self.xt, "top", "-b", "-d", "1"]
         elif cond == "agent":
             argv = [self.xt, "agent"]
+        elif cond == "floor":
+            argv = [os.path.join(BENCH_BIN, "floor_loader")]
+        elif cond in EXTRA:
+            argv = EXTRA[cond]
         elif cond == "bpftrace":
             argv = ["bpftrace", BT_PROG]
             env["BPFTRACE_MAP_KEYS_MAX"] = "65536"
@@ -401,6 +428,8 @@ class Tracer:
     def start(self, timeout=40.0):
         if self.argv[0] == self.xt and not os.access(self.xt, os.X_OK):
             raise Unavailable(f"{XT} not built")
+        if not shutil.which(self.argv[0]):
+            raise Unavailable(f"{self.argv[0]} not found")
         with open(self.out_path, "wb") as out, \
                 open(self.err_path, "wb") as err:
             self.proc = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL,
@@ -550,9 +579,9 @@ class Bench:
         self.conn_secs = env_float("BENCH_CONN_SECS", 3)
         self.dask_mode = os.environ.get("BENCH_DASK", "short").strip().lower()
         want = os.environ.get("BENCH_CONDITIONS")
-        conds = [c for c in ALL_CONDITIONS if c != "none-aa"]
+        conds = [c for c in ALL_CONDITIONS if c != "none-aa"] + list(EXTRA)
         if want:
-            conds = ["none"] + [c for c in ALL_CONDITIONS
+            conds = ["none"] + [c for c in ALL_CONDITIONS + list(EXTRA)
                                 if c in want.split(",") and c != "none"]
         elif os.environ.get("BENCH_AA", "0") not in ("", "0"):
             conds.insert(1, "none-aa")
@@ -1154,15 +1183,20 @@ class Report:
                  "both in % of one CPU. CPU ratio = user+system CPU time "
                  "of the workload's two processes under the tracer / "
                  "without (median), less sensitive to other load than "
-                 "wall time. stats cost = wall time of the run with BPF "
+                 "wall time. over floor = median ratio minus the floor "
+                 "condition's (empty BPF programs on the same send, "
+                 "receive and switch hooks): what the tracer adds over "
+                 "what any BPF tracer on these hooks pays here. "
+                 "stats cost = wall time of the run with BPF "
                  "statistics on / median of its block's (median over "
                  "blocks).")
         self.out()
         self.out("| workload | condition | n | median ratio | min | max | "
-                 "CPU ratio | ns/TCP event | ns/switch | events/s | "
-                 "BPF CPU % | tracer CPU % | stats cost | target |")
+                 "over floor | CPU ratio | ns/TCP event | ns/switch | "
+                 "events/s | BPF CPU % | tracer CPU % | stats cost | "
+                 "target |")
         self.out("|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|"
-                 "---|")
+                 "--:|---|")
         for name, *_ in self.b.workloads:
             for cond in self.tracers:
                 ss = self.sel(name, cond)
@@ -1170,6 +1204,10 @@ class Report:
                     continue
                 r = ratios(self.b.blocks, name, cond)
                 med = statistics.median(r) if r else None
+                fr = ratios(self.b.blocks, name, "floor")
+                over = None
+                if cond not in ("floor", "none-aa") and fr and med:
+                    over = med - statistics.median(fr)
                 rc = ratios(self.b.blocks, name, cond, "cpu")
                 cmed = statistics.median(rc) if rc else None
                 tcp = pooled(ss, "tcp")[0]
@@ -1181,6 +1219,7 @@ class Report:
                          f"{fmt(med, '.3f')} | "
                          f"{fmt(min(r) if r else None, '.3f')} | "
                          f"{fmt(max(r) if r else None, '.3f')} | "
+                         f"{fmt(over, '+.3f')} | "
                          f"{fmt(cmed, '.3f')} | "
                          f"{fmt(tcp, '.0f')} | {fmt(sch, '.0f')} | "
                          f"{fmt(events_per_s(ss), ',.0f')} | "
