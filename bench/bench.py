@@ -49,8 +49,8 @@ BT_PROG = os.path.join(ROOT, "bench", "xfer_counts.bt")
 PY = "/usr/bin/python3"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 STATS_SYSCTL = "/proc/sys/kernel/bpf_stats_enabled"
-MSG_STATS = ("the statistics add about 20 ns per program run (typical "
-             "hardware), counted in every condition")
+MSG_STATS = ("on typical hardware the statistics add about 20 ns per "
+             "program run")
 
 PIN_CPU = str(max(0, (os.cpu_count() or 1) - 1))
 SETTLE_S = 0.2      # after a tracer exits: let deferred kernel work finish
@@ -88,6 +88,7 @@ RSS_TARGET_MIB = 32.0
 ALL_CONDITIONS = ["none", "none-aa", "floor", "record", "top", "agent",
                   "bpftrace"]
 NO_TRACER = ("none", "none-aa")
+XT_CONDITIONS = ("record", "top", "agent")
 
 
 def extra_conditions():
@@ -1101,9 +1102,9 @@ class Report:
                      "cost and the ns/event columns are empty")
         if b.floor.get("empty"):
             clk = b.floor.get("clock")
-            self.out(f"- floor here: an empty BPF program on sched_switch "
-                     f"measures {b.floor['empty']:.0f} ns per run (mostly "
-                     f"the statistics' own clock reads)" +
+            self.out(f"- an empty bpftrace program on sched_switch "
+                     f"measures {b.floor['empty']:.0f} ns per run here "
+                     f"(mostly the statistics' own clock reads)" +
                      (f"; one bpf_ktime_get_ns() adds "
                       f"{clk - b.floor['empty']:.0f} ns" if clk else ""))
         if b.foreign:
@@ -1255,8 +1256,9 @@ class Report:
             vs, vsf, tgt = "-", "-", ""
             if cond != "bpftrace" and bt_tcp and bt_sch and tcp and sch:
                 vs = f"{tcp / bt_tcp:.2f}x, {sch / bt_sch:.2f}x"
-                tgt = (f"TCP {met(tcp <= bt_tcp / 2)}, "
-                       f"switch {met(sch <= bt_sch / 2)}")
+                if cond in XT_CONDITIONS:
+                    tgt = (f"TCP {met(tcp <= bt_tcp / 2)}, "
+                           f"switch {met(sch <= bt_sch / 2)}")
                 if floor and min(bt_tcp, bt_sch) > floor:
                     vsf = (f"{max(tcp - floor, 0) / (bt_tcp - floor):.2f}x, "
                            f"{max(sch - floor, 0) / (bt_sch - floor):.2f}x")
