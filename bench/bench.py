@@ -11,7 +11,8 @@ second, the tracer's own CPU per second, its peak RSS and BPF map memory.
 See docs/performance.md for how to read the output.
 
 Environment:
-  BENCH_PAIRS=N        interleaved rounds (default 9; 3 for a quick run)
+  BENCH_PAIRS=N        pairs per workload and condition (default 9; 3 for
+                       a quick run)
   BENCH_DASK=0|short|1 Dask calibration workload: skip, short (default), full
   BENCH_CONDITIONS=a,b restrict to these conditions (none is always run)
   BENCH_AA=1           also a second no-tracer condition, none-aa (noise floor)
