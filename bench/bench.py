@@ -778,7 +778,8 @@ class Bench:
         finally:
             self.stats_off()
             if tracer:
-                self.end_session(tracer, cond, pair, t0)
+                name = workloads[0][0] if workloads else CONN_WORKLOAD
+                self.end_session(tracer, cond, pair, t0, name)
         return [g for g in got if g]
 
     def cost_run(self, w, cond, pair, tracer, timed):
@@ -815,7 +816,7 @@ class Bench:
         self.samples.append(smp)
         return smp
 
-    def end_session(self, tracer, cond, pair, t0):
+    def end_session(self, tracer, cond, pair, t0, workload):
         rss = maps = None
         if tracer.alive():
             rss, maps = tracer.memory()
@@ -826,6 +827,7 @@ class Bench:
             self.notes.append(f"{cond} (pair {pair + 1}) exit status {rc}: "
                               f"{tracer.last_error()}")
         self.sessions.append({"cond": cond, "pair": pair, "rss_kib": rss,
+                              "workload": workload,
                               "map_bytes": maps, "secs": secs,
                               "out_bytes": out, "desc": tracer.desc})
         tracer.cleanup()
@@ -1185,7 +1187,9 @@ class Report:
                  "both in % of one CPU. CPU ratio = user+system CPU time "
                  "of the workload's two processes under the tracer / "
                  "without (median), less sensitive to other load than "
-                 "wall time. over floor = median ratio minus the floor "
+                 "wall time. peak RSS and BPF maps: the tracer process's "
+                 "VmHWM and its maps' memlock at the end of each session, "
+                 "worst session. over floor = median ratio minus the floor "
                  "condition's (empty BPF programs on the same send, "
                  "receive and switch hooks): what the tracer adds over "
                  "what any BPF tracer on these hooks pays here. "
@@ -1195,10 +1199,10 @@ class Report:
         self.out()
         self.out("| workload | condition | n | median ratio | min | max | "
                  "over floor | CPU ratio | ns/TCP event | ns/switch | "
-                 "events/s | BPF CPU % | tracer CPU % | stats cost | "
-                 "target |")
+                 "events/s | BPF CPU % | tracer CPU % | peak RSS MiB | "
+                 "BPF maps MiB | stats cost | target |")
         self.out("|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|"
-                 "--:|---|")
+                 "--:|--:|--:|---|")
         for name, *_ in self.b.workloads:
             for cond in self.tracers:
                 ss = self.sel(name, cond)
@@ -1227,8 +1231,18 @@ class Report:
                          f"{fmt(events_per_s(ss), ',.0f')} | "
                          f"{fmt(bpf_pct(ss), '.2f')} | "
                          f"{fmt(cpu_pct(ss), '.2f')} | "
+                         f"{self.session_mem(name, cond)} | "
                          f"{fmt(srel, '.3f')} | {tgt} |")
         self.out()
+
+    def session_mem(self, wl, cond):
+        """Worst peak RSS and BPF map memory of the sessions of wl, cond."""
+        ses = [s for s in self.b.sessions
+               if s["cond"] == cond and s.get("workload") == wl]
+        rss = [s["rss_kib"] for s in ses if s["rss_kib"] is not None]
+        maps = [s["map_bytes"] for s in ses if s["map_bytes"] is not None]
+        return (f"{fmt(max(rss) / 1024 if rss else None, '.1f')} | "
+                f"{fmt(max(maps) / 1048576 if maps else None, '.1f')}")
 
     def summary_table(self):
         self.out("## In-kernel cost per event, all workloads pooled")
@@ -1279,8 +1293,8 @@ class Report:
                  f"tracer at its default interval)")
         self.out()
         self.out("| condition | runs | events/s | tracer CPU % | "
-                 "ns/TCP event | target |")
-        self.out("|---|--:|--:|--:|--:|---|")
+                 "ns/TCP event | peak RSS MiB | BPF maps MiB | target |")
+        self.out("|---|--:|--:|--:|--:|--:|--:|---|")
         for cond, ss in rows:
             cpu = cpu_pct(ss)
             tgt = ""
@@ -1288,7 +1302,8 @@ class Report:
                 tgt = f"CPU < {CPU_TARGET_PCT:g}%: {met(cpu < CPU_TARGET_PCT)}"
             self.out(f"| {cond} | {len(ss)} | "
                      f"{fmt(events_per_s(ss), ',.0f')} | {fmt(cpu, '.2f')} | "
-                     f"{fmt(pooled(ss, 'tcp')[0], '.0f')} | {tgt} |")
+                     f"{fmt(pooled(ss, 'tcp')[0], '.0f')} | "
+                     f"{self.session_mem(CONN_WORKLOAD, cond)} | {tgt} |")
         self.out()
 
     def memory_table(self):
