@@ -157,7 +157,8 @@ class Stats:
 
     @staticmethod
     def enabled():
-        """Whether the kernel counts now (the sysctl reads the key)."""
+        """The sysctl's own setting. It does not show a BPF_ENABLE_STATS
+        fd that another process holds; nothing does."""
         with open(STATS_SYSCTL) as f:
             return f.read().strip() == "1"
 
@@ -633,10 +634,10 @@ class Bench:
             self.counting = False
             if Stats.enabled() and not self.stats_held:
                 self.stats_held = True
-                self.notes.append("BPF statistics stayed on when the bench "
-                                  "switched them off (another process "
-                                  "holds them): the timed runs include "
-                                  "their cost")
+                self.notes.append("kernel.bpf_stats_enabled was set to 1 "
+                                  "during the run by something else: "
+                                  "timed runs after that include the "
+                                  "statistics' cost")
 
     def argv(self, w):
         name, binary, args, _, _ = w
