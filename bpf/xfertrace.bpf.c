@@ -67,17 +67,11 @@ struct {
 	__type(value, struct xt_proc);
 } procs SEC(".maps");
 
-/* When the current task of each CPU went on it. */
-struct cpu_slot {
-	__u32 tid;
-	__u32 pad;
-};
-
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, 1);
 	__type(key, __u32);
-	__type(value, struct cpu_slot);
+	__type(value, struct xt_cpu_slot);
 } cpu_slots SEC(".maps");
 
 struct {
@@ -497,7 +491,7 @@ static __always_inline void thread_exit(struct xt_thread *th, __u32 tid,
 static __always_inline int handle_switch(struct task_struct *prev,
 					 const struct sw_vals *v)
 {
-	struct cpu_slot *slot;
+	struct xt_cpu_slot *slot;
 	struct xt_thread *th;
 	__u32 zero = 0, tid = v->prev_tid;
 
@@ -762,12 +756,14 @@ int dump_conns(struct bpf_iter__bpf_map_elem *ctx)
 {
 	struct xt_conn *c = ctx->value;
 	__u64 *key = ctx->key;
+	struct xt_iter_conn rec;
 
 	if (!key || !c || (!c->dirty && !c->closed))
 		return 0;
 	c->dirty = 0;
-	bpf_seq_write(ctx->meta->seq, key, sizeof(*key));
-	bpf_seq_write(ctx->meta->seq, c, sizeof(*c));
+	rec.sk = *key;
+	rec.conn = *c;
+	bpf_seq_write(ctx->meta->seq, &rec, sizeof(rec));
 	return 0;
 }
 
@@ -776,10 +772,14 @@ int dump_threads(struct bpf_iter__bpf_map_elem *ctx)
 {
 	struct xt_thread *th = ctx->value;
 	__u32 *key = ctx->key;
+	struct xt_iter_thread rec;
 
 	if (!key || !th || !th->dirty)
 		return 0;
 	th->dirty = 0;
-	bpf_seq_write(ctx->meta->seq, th, sizeof(*th));
+	rec.tid = *key;
+	rec.pad = 0;
+	rec.th = *th;
+	bpf_seq_write(ctx->meta->seq, &rec, sizeof(rec));
 	return 0;
 }

@@ -150,4 +150,36 @@ struct xt_ev_thread {
 	struct xt_thread th;
 };
 
+/*
+ * What the harvest map iterators write, one record per changed entry:
+ * key and value together, in one bpf_seq_write(). The user-side reader
+ * walks the stream in steps of exactly these sizes; both sides assert
+ * them, so a layout change cannot put them out of step.
+ */
+struct xt_iter_conn {
+	__u64 sk;		/* map key: struct sock * */
+	struct xt_conn conn;
+};
+
+struct xt_iter_thread {
+	__u32 tid;		/* map key */
+	__u32 pad;
+	struct xt_thread th;
+};
+
+/* What each CPU runs now (per-CPU array, one slot). */
+struct xt_cpu_slot {
+	__u32 tid;
+	__u32 pad;
+};
+
+#define XT_ITER_CONN_BYTES	(8 + 176)
+#define XT_ITER_THREAD_BYTES	(8 + 96)
+_Static_assert(sizeof(struct xt_conn) == 176, "xt_conn layout");
+_Static_assert(sizeof(struct xt_thread) == 96, "xt_thread layout");
+_Static_assert(sizeof(struct xt_iter_conn) == XT_ITER_CONN_BYTES,
+	       "conn iterator record layout");
+_Static_assert(sizeof(struct xt_iter_thread) == XT_ITER_THREAD_BYTES,
+	       "thread iterator record layout");
+
 #endif /* XFERTRACE_H */

@@ -60,8 +60,6 @@ struct psnap {
 	__u64 seen;
 };
 
-struct tvec;
-
 struct collector {
 	struct xfertrace_bpf *skel;
 	struct ring_buffer *rb;
@@ -83,7 +81,6 @@ struct collector {
 	struct bpf_link *conn_iter;	/* dirty-only harvest, if supported */
 	struct bpf_link *thread_iter;
 	char *ibuf;			/* iterator read buffer */
-	struct tvec *tv;		/* threads gathered by a harvest */
 	/* Listeners found in /proc, waiting for their owner's exact start. */
 	struct procnet_listener *pend;
 	int n_pend;
@@ -91,7 +88,6 @@ struct collector {
 	struct hmap *dirty;		/* sockets noted since the last read */
 	struct hmap *dirty_threads;	/* threads noted since the last read */
 	bool lost_seen;			/* a note was lost: read whole maps */
-	bool notes;			/* BPF notes changed entries on the ring */
 	void *kbuf, *vbuf;
 };
 
@@ -545,7 +541,7 @@ static int discover_listeners(struct collector *c)
 	int fd, n = 0;
 	ssize_t r;
 
-	if (!c->skel->links.dump_listeners || getenv("XFERTRACE_DISCOVERY"))
+	if (!c->skel->links.dump_listeners)
 		return discover_listeners_proc(c);
 	fd = bpf_iter_create(bpf_link__fd(c->skel->links.dump_listeners));
 	if (fd < 0) {
@@ -570,29 +566,47 @@ static int discover_listeners(struct collector *c)
 	return n;
 }
 
-/* Read a hash map in batches; fn sees each (key, value). */
-typedef void (*entry_fn)(struct collector *c, const void *key,
+/*
+ * One read path for every map that is harvested: fn sees each (key,
+ * value), with ctx passed through, and ts, when the entry was read.
+ */
+typedef void (*entry_fn)(struct collector *c, void *ctx, const void *key,
 			 const void *val, __u64 ts);
+
+/* How the entries of one map are read and laid out by its iterator. */
+struct walk_desc {
+	struct bpf_map *map;
+	struct bpf_link *iter;		/* changed-entries iterator, or NULL */
+	struct hmap *noted;		/* keys the BPF side noted as changed */
+	size_t ksz, vsz;		/* map key and value sizes */
+	size_t rec_sz, val_off;		/* iterator record: key at 0, value */
+	size_t live;			/* entries we know of */
+	entry_fn fn;
+	void *ctx;
+};
 
 #define IBUF_SIZE	(256 * 1024)
 
 /*
- * Run a map iterator and hand each fixed-size record (key of ksz bytes,
- * then the value) to fn. Records are copied out of the byte stream into
- * aligned storage first. Returns 0, or negative errno if the iterator
- * could not run (the caller then reads the whole map).
+ * Run a map iterator and hand each record to fn. Records are the shared
+ * xt_iter_* structs (key first, value at val_off), copied out of the
+ * byte stream into aligned storage. A stream that ends inside a record
+ * means the two sides disagree on the layout: refuse it loudly rather
+ * than read garbage. Returns 0 or negative errno (the caller then reads
+ * the whole map).
  */
-static int iter_walk(struct collector *c, struct bpf_link *link, size_t ksz,
-		     size_t vsz, entry_fn fn)
+static int iter_walk(struct collector *c, const struct walk_desc *d)
 {
-	__u64 key[2], val[64];
-	size_t rec = ksz + vsz, have = 0, off;
+	__u64 rec[64];
+	size_t have = 0, off;
 	ssize_t n;
 	int fd;
 
+	if (d->rec_sz > sizeof(rec))
+		return -E2BIG;
 	if (!c->ibuf && !(c->ibuf = malloc(IBUF_SIZE)))
 		return -ENOMEM;
-	fd = bpf_iter_create(bpf_link__fd(link));
+	fd = bpf_iter_create(bpf_link__fd(d->iter));
 	if (fd < 0)
 		return -errno;
 	while ((n = read(fd, c->ibuf + have, IBUF_SIZE - have)) > 0 ||
@@ -602,24 +616,31 @@ static int iter_walk(struct collector *c, struct bpf_link *link, size_t ksz,
 		if (n < 0)
 			continue;
 		have += n;
-		for (off = 0; off + rec <= have; off += rec) {
-			memcpy(key, c->ibuf + off, ksz);
-			memcpy(val, c->ibuf + off + ksz, vsz);
-			fn(c, key, val, ts);
+		for (off = 0; off + d->rec_sz <= have; off += d->rec_sz) {
+			memcpy(rec, c->ibuf + off, d->rec_sz);
+			d->fn(c, d->ctx, rec, (char *)rec + d->val_off, ts);
 		}
 		memmove(c->ibuf, c->ibuf + off, have - off);
 		have -= off;
 	}
 	close(fd);
-	return n < 0 ? -errno : 0;
+	if (n < 0)
+		return -errno;
+	if (have) {
+		c->ustats.iter_partial++;
+		return -EPROTO;
+	}
+	return 0;
 }
 
-static int map_walk(struct collector *c, int fd, size_t ksz, size_t vsz,
-		    entry_fn fn, __u64 ts)
+/* Read a hash map in batches, or a key at a time where batches fail. */
+static int map_walk(struct collector *c, const struct walk_desc *d)
 {
 	LIBBPF_OPTS(bpf_map_batch_opts, bo);
+	int fd = bpf_map__fd(d->map);
 	__u32 in = 0, out = 0, n, i;
 	bool first = true;
+	__u64 ts;
 	int err;
 
 	for (;;) {
@@ -631,31 +652,99 @@ static int map_walk(struct collector *c, int fd, size_t ksz, size_t vsz,
 		/* Stamp deltas when they were read, not when harvest began. */
 		ts = now_mono_ns();
 		for (i = 0; i < n; i++)
-			fn(c, (char *)c->kbuf + i * ksz,
-			   (char *)c->vbuf + i * vsz, ts);
+			d->fn(c, d->ctx, (char *)c->kbuf + i * d->ksz,
+			      (char *)c->vbuf + i * d->vsz, ts);
 		if (err)	/* ENOENT: that was the last batch */
 			return 0;
 		in = out;
 		first = false;
 	}
 fallback:
-	/* Kernels without batch ops: walk keys one at a time. */
 	{
 		char key[16], next[16];
 		void *cur = NULL;
 
 		while (!bpf_map_get_next_key(fd, cur, next)) {
-			memcpy(key, next, ksz);
+			memcpy(key, next, d->ksz);
 			cur = key;
 			if (!bpf_map_lookup_elem(fd, key, c->vbuf))
-				fn(c, key, c->vbuf, now_mono_ns());
+				d->fn(c, d->ctx, key, c->vbuf, now_mono_ns());
 		}
 	}
 	return 0;
 }
 
-static void on_conn(struct collector *c, const void *key, const void *val,
-		    __u64 ts)
+#define FULL_WALK_EVERY	50	/* harvests between whole-map reads */
+
+/* Notes path: whole map this time (a note lost, most changed, time up). */
+static bool read_all(struct collector *c, const struct walk_desc *d)
+{
+	size_t live = d->live;
+
+	return c->lost_seen || c->stopped ||
+	       c->harvests % FULL_WALK_EVERY == 0 ||
+	       hmap__count(d->noted) > (live > 128 ? live / 2 : 64);
+}
+
+/* Forget notes once read, except those of the current generation. */
+static void notes_done(struct hmap *noted, __u32 gen)
+{
+	size_t pos = 0;
+	__u64 key;
+	void *g;
+
+	while (hmap__next(noted, &pos, &key, &g))
+		if ((unsigned long)g != gen)
+			hmap__del(noted, key);
+}
+
+/* Read the noted keys one lookup each. */
+static void notes_walk(struct collector *c, const struct walk_desc *d)
+{
+	int fd = bpf_map__fd(d->map);
+	size_t pos = 0;
+	__u64 key, val[64];
+	void *g;
+
+	while (hmap__next(d->noted, &pos, &key, &g)) {
+		__u32 k32 = key;
+		void *kp = d->ksz == sizeof(k32) ? (void *)&k32 : (void *)&key;
+
+		if (!bpf_map_lookup_elem(fd, kp, val))
+			d->fn(c, d->ctx, kp, val, now_mono_ns());
+	}
+}
+
+/*
+ * The one harvest read, for sockets and threads alike, by the path chosen
+ * at start: the changed-entries iterator, the BPF side's notes (with a
+ * periodic whole-map read that also finds entries closed while the ring
+ * was full), or the whole map every time.
+ */
+static void harvest_walk(struct collector *c, const struct walk_desc *d)
+{
+	switch (c->hooks.harvest) {
+	case XT_HARVEST_ITER:
+		if (d->iter && !iter_walk(c, d))
+			return;
+		c->ustats.iter_fallbacks++;
+		map_walk(c, d);
+		return;
+	case XT_HARVEST_NOTES:
+		if (read_all(c, d))
+			map_walk(c, d);
+		else
+			notes_walk(c, d);
+		notes_done(d->noted, c->skel->data->harvest_gen);
+		return;
+	default:
+		map_walk(c, d);
+		return;
+	}
+}
+
+static void on_conn(struct collector *c, void *ctx, const void *key,
+		    const void *val, __u64 ts)
 {
 	const struct xt_conn *k = val;
 	struct xt_conn fin;
@@ -672,8 +761,8 @@ static void on_conn(struct collector *c, const void *key, const void *val,
 	}
 }
 
-static void on_proc(struct collector *c, const void *key, const void *val,
-		    __u64 ts)
+static void on_proc(struct collector *c, void *ctx, const void *key,
+		    const void *val, __u64 ts)
 {
 	const struct xt_proc *p = val;
 	__u32 pid = *(const __u32 *)key;
@@ -704,11 +793,6 @@ static void on_proc(struct collector *c, const void *key, const void *val,
 	emit(c, &r);
 }
 
-struct cpu_slot_u {
-	__u32 tid;
-	__u32 pad;
-};
-
 /* A thread on a CPU now, with its on-CPU total from /proc. */
 struct running {
 	__u32 tid;
@@ -723,7 +807,7 @@ struct running {
 static int read_running(struct collector *c, struct running *run)
 {
 	int sfd = bpf_map__fd(c->skel->maps.cpu_slots);
-	struct cpu_slot_u *slots;
+	struct xt_cpu_slot *slots;
 	char path[64], buf[128];
 	__u32 zero = 0;
 	int i, n = 0;
@@ -758,59 +842,7 @@ static __u64 thread_cpu_now(const struct xt_thread *th,
 	return th->cpu_ns;
 }
 
-#define FULL_WALK_EVERY	50	/* harvests between whole-map reads */
-
-/*
- * Sockets: through the map iterator (changed entries only) where the
- * kernel permits it; else read just the sockets the BPF side noted as
- * having moved bytes, one lookup each, unless a note was lost, most
- * sockets changed, or it is time for the periodic (or final) whole-map
- * read that also picks up entries closed while the ring was full.
- */
-/* Whole map this time: a note was lost, most changed, or time is up. */
-static bool read_all(struct collector *c, struct hmap *noted, size_t live)
-{
-	/* Without notes (iterators promised, one failed to attach): all. */
-	return !c->notes || c->lost_seen || c->stopped ||
-	       c->harvests % FULL_WALK_EVERY == 0 ||
-	       hmap__count(noted) > (live > 128 ? live / 2 : 64);
-}
-
-/* Forget notes once read, except those of the current generation. */
-static void notes_done(struct hmap *noted, __u32 gen)
-{
-	size_t pos = 0;
-	__u64 key;
-	void *g;
-
-	while (hmap__next(noted, &pos, &key, &g))
-		if ((unsigned long)g != gen)
-			hmap__del(noted, key);
-}
-
-static void harvest_conns(struct collector *c, __u64 ts)
-{
-	int fd = bpf_map__fd(c->skel->maps.conns);
-	__u32 gen = c->skel->data->harvest_gen;
-	size_t pos = 0, live = hmap__count(c->conn_snaps);
-	struct xt_conn v;
-	bool full;
-	__u64 key;
-	void *g;
-
-	if (c->conn_iter &&
-	    !iter_walk(c, c->conn_iter, sizeof(__u64), sizeof(v), on_conn))
-		return;
-	full = c->conn_iter || read_all(c, c->dirty, live);
-	if (full)
-		map_walk(c, fd, sizeof(__u64), sizeof(v), on_conn, ts);
-	while (!full && hmap__next(c->dirty, &pos, &key, &g))
-		if (!bpf_map_lookup_elem(fd, &key, &v))
-			on_conn(c, &key, &v, now_mono_ns());
-	/* Noted in this generation: its later bytes will not be noted. */
-	notes_done(c->dirty, gen);
-}
-
+/* Threads read this harvest, so the running ones are not read twice. */
 struct tvec {
 	struct xt_thread *v;
 	__u32 n, cap;
@@ -830,10 +862,34 @@ static void tvec_push(struct tvec *tv, const struct xt_thread *th)
 	tv->v[tv->n++] = *th;
 }
 
-static void collect_thread(struct collector *c, const void *key,
+static void collect_thread(struct collector *c, void *ctx, const void *key,
 			   const void *val, __u64 ts)
 {
-	tvec_push(c->tv, val);
+	const struct xt_thread *th = val;
+
+	/* The key is the tid: a record whose value disagrees is garbage. */
+	if (th->tid != *(const __u32 *)key) {
+		c->ustats.bad_records++;
+		return;
+	}
+	tvec_push(ctx, th);
+}
+
+static void harvest_conns(struct collector *c)
+{
+	struct walk_desc d = {
+		.map = c->skel->maps.conns,
+		.iter = c->conn_iter,
+		.noted = c->dirty,
+		.ksz = sizeof(__u64),
+		.vsz = sizeof(struct xt_conn),
+		.rec_sz = sizeof(struct xt_iter_conn),
+		.val_off = offsetof(struct xt_iter_conn, conn),
+		.live = hmap__count(c->conn_snaps),
+		.fn = on_conn,
+	};
+
+	harvest_walk(c, &d);
 }
 
 /*
@@ -845,36 +901,25 @@ static int harvest_threads(struct collector *c)
 {
 	int fd = bpf_map__fd(c->skel->maps.threads);
 	struct tvec tv = {};
+	struct walk_desc d = {
+		.map = c->skel->maps.threads,
+		.iter = c->thread_iter,
+		.noted = c->dirty_threads,
+		.ksz = sizeof(__u32),
+		.vsz = sizeof(struct xt_thread),
+		.rec_sz = sizeof(struct xt_iter_thread),
+		.val_off = offsetof(struct xt_iter_thread, th),
+		.live = hmap__count(c->thread_snaps),
+		.fn = collect_thread,
+		.ctx = &tv,
+	};
 	struct running *run;
 	struct xt_thread th;
 	int i, nrun;
 	__u32 j;
 	__u64 ts;
 
-	c->tv = &tv;
-	if (!c->thread_iter || iter_walk(c, c->thread_iter, sizeof(__u32),
-					 sizeof(struct xt_thread),
-					 collect_thread)) {
-		tv.n = 0;
-		if (c->thread_iter || read_all(c, c->dirty_threads,
-					       hmap__count(c->thread_snaps))) {
-			map_walk(c, fd, sizeof(__u32), sizeof(struct xt_thread),
-				 collect_thread, 0);
-		} else {
-			size_t pos = 0;
-			__u64 key;
-			void *g;
-
-			while (hmap__next(c->dirty_threads, &pos, &key, &g)) {
-				__u32 tid = key;
-
-				if (!bpf_map_lookup_elem(fd, &tid, &th))
-					tvec_push(&tv, &th);
-			}
-		}
-		notes_done(c->dirty_threads, c->skel->data->harvest_gen);
-	}
-	c->tv = NULL;
+	harvest_walk(c, &d);
 	run = calloc(c->ncpus, sizeof(*run));
 	nrun = run ? read_running(c, run) : 0;
 	for (i = 0; i < nrun; i++) {
@@ -936,7 +981,7 @@ static void reap_dead(struct collector *c, __u64 ts)
 		    proc_matches(s->pid, s->start_ns, &ppid))
 			continue;
 		if (!bpf_map_lookup_and_delete_elem(pfd, &s->pid, &pr)) {
-			on_proc(c, &s->pid, &pr, ts);
+			on_proc(c, NULL, &s->pid, &pr, ts);
 			free(hmap__del(c->proc_snaps, key));
 		}
 	}
@@ -985,10 +1030,11 @@ int collector__harvest(struct collector *c)
 	 * those that move bytes after this read. Then the queued events:
 	 * close events' entries are already out of the maps.
 	 */
-	if (c->notes)
+	if (c->hooks.harvest == XT_HARVEST_NOTES)
 		c->skel->data->harvest_gen++;
-	c->lost_seen = c->skel->bss->dirty_lost;
-	c->skel->bss->dirty_lost = 0;
+	/* Read and clear in one step: a note lost in between is kept. */
+	c->lost_seen = __atomic_exchange_n(&c->skel->bss->dirty_lost, 0,
+					   __ATOMIC_SEQ_CST);
 	ring_buffer__consume(c->rb);
 	ts = now_mono_ns();
 	c->harvests++;
@@ -1000,10 +1046,11 @@ int collector__harvest(struct collector *c)
 	REC_INIT(st, XT_REC_STATS);
 	st.ts_ns = ts;
 	collector__kstats(c, &st.k);
-	harvest_conns(c, ts);
+	harvest_conns(c);
 	if (!c->opts.no_proc_active)
-		map_walk(c, bpf_map__fd(c->skel->maps.procs), sizeof(__u32),
-			 sizeof(struct xt_proc), on_proc, ts);
+		map_walk(c, &(struct walk_desc){
+			.map = c->skel->maps.procs, .ksz = sizeof(__u32),
+			.vsz = sizeof(struct xt_proc), .fn = on_proc });
 	harvest_threads(c);
 	if (c->harvests % REAP_EVERY == 0)
 		reap_dead(c, ts);
@@ -1076,12 +1123,14 @@ json_t *collector__header(const struct collector *c)
 
 	uname(&u);
 	clean_str(host, u.nodename, sizeof(host));
-	hk = json_pack("{s:s, s:s, s:s, s:b, s:s}",
+	hk = json_pack("{s:s, s:s, s:s, s:b, s:s, s:s, s:s}",
 		       "sock", hook_name(c->hooks.use[XT_C_SOCK]),
 		       "state", hook_name(c->hooks.use[XT_C_STATE]),
 		       "sched", hook_name(c->hooks.use[XT_C_SCHED]),
-		       "iter_listeners", c->hooks.iter_listeners,
-		       "io_clock", c->hooks.coarse_clock ? "coarse" : "precise");
+		       "iter_listeners", c->hooks.discovery == XT_DISC_ITER,
+		       "io_clock", c->hooks.coarse_clock ? "coarse" : "precise",
+		       "harvest", harvest_name(c->hooks.harvest),
+		       "discovery", discovery_name(c->hooks.discovery));
 	h = json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:o, s:i}",
 		      "format", "xfertrace.trace/1",
 		      "host", host,
@@ -1163,9 +1212,12 @@ static void set_autoload(struct xfertrace_bpf *s, const struct xt_hooks *h)
 	bpf_program__set_autoload(s->progs.switch_raw, sc == XT_HOOK_RAW_TP);
 	bpf_program__set_autoload(s->progs.exec_btf, sc == XT_HOOK_TP_BTF);
 	bpf_program__set_autoload(s->progs.exec_raw, sc == XT_HOOK_RAW_TP);
-	bpf_program__set_autoload(s->progs.dump_listeners, h->iter_listeners);
-	bpf_program__set_autoload(s->progs.dump_conns, h->iter_maps);
-	bpf_program__set_autoload(s->progs.dump_threads, h->iter_maps);
+	bpf_program__set_autoload(s->progs.dump_listeners,
+				  h->discovery == XT_DISC_ITER);
+	bpf_program__set_autoload(s->progs.dump_conns,
+				  h->harvest == XT_HARVEST_ITER);
+	bpf_program__set_autoload(s->progs.dump_threads,
+				  h->harvest == XT_HARVEST_ITER);
 	/* Map iterators need their map: attached by hand after load. */
 	bpf_program__set_autoattach(s->progs.dump_conns, false);
 	bpf_program__set_autoattach(s->progs.dump_threads, false);
@@ -1206,10 +1258,7 @@ static int configure(struct collector *c)
 	const struct collector_opts *o = &c->opts;
 
 	s->rodata->burst_gap_ns = o->burst_gap_ns;
-	c->notes = !c->hooks.iter_maps;
-	s->rodata->note_dirty_keys = c->notes;
-	if (o->precise_clock)
-		c->hooks.coarse_clock = false;
+	s->rodata->note_dirty_keys = c->hooks.harvest == XT_HARVEST_NOTES;
 	s->rodata->coarse_clock = c->hooks.coarse_clock;
 	s->rodata->track_proc_active = !o->no_proc_active;
 	s->rodata->kp_recv_old_abi = c->hooks.recv_old_abi;
@@ -1284,17 +1333,18 @@ int collector__new(const struct collector_opts *opts, struct collector **out)
 		goto fail;
 	}
 	libbpf_set_print(libbpf_print);
-	err = hooks__choose(opts->want, &c->hooks, stderr);
+	err = hooks__choose(&opts->paths, &c->hooks, stderr);
 	if (err)
 		goto fail;
 	/*
 	 * A dry run with an explicit TCP hook loads that path even where it
 	 * cannot attach, so the verifier checks the fallback programs too.
 	 */
-	if (opts->dry_run && opts->want && c->hooks.use[XT_C_SOCK] != opts->want) {
+	if (opts->dry_run && opts->paths.hook &&
+	    c->hooks.use[XT_C_SOCK] != opts->paths.hook) {
 		fprintf(stderr, "xfertrace: dry run: loading the %s path anyway, to verify it\n",
-			hook_name(opts->want));
-		c->hooks.use[XT_C_SOCK] = opts->want;
+			hook_name(opts->paths.hook));
+		c->hooks.use[XT_C_SOCK] = opts->paths.hook;
 	}
 	c->skel = xfertrace_bpf__open();
 	if (!c->skel) {
@@ -1316,6 +1366,12 @@ int collector__new(const struct collector_opts *opts, struct collector **out)
 	/* Jiffies time bursts only if libbpf found the kernel's CONFIG_HZ. */
 	c->hooks.coarse_clock = c->hooks.coarse_clock && c->skel->kconfig &&
 				c->skel->kconfig->CONFIG_HZ;
+	if (opts->paths.strict && opts->paths.clock == XT_CLOCK_COARSE &&
+	    !c->hooks.coarse_clock) {
+		err = -ENOTSUP;
+		p_err("clock: the coarse clock needs CONFIG_HZ from the kernel config, which is not readable; drop --strict to fall back");
+		goto fail;
+	}
 	c->rb = ring_buffer__new(bpf_map__fd(c->skel->maps.events), on_event,
 				 c, NULL);
 	if (!c->rb) {
@@ -1335,11 +1391,19 @@ int collector__new(const struct collector_opts *opts, struct collector **out)
 		p_err("attaching BPF programs failed: %s", strerror(-err));
 		goto fail;
 	}
-	if (c->hooks.iter_maps) {
+	if (c->hooks.harvest == XT_HARVEST_ITER) {
 		c->conn_iter = attach_map_iter(c->skel->progs.dump_conns,
 					       c->skel->maps.conns);
 		c->thread_iter = attach_map_iter(c->skel->progs.dump_threads,
 						 c->skel->maps.threads);
+		if ((!c->conn_iter || !c->thread_iter) && opts->paths.strict) {
+			err = -ENOTSUP;
+			p_err("harvest: the iter path could not attach its map iterators; drop --strict to fall back");
+			goto fail;
+		}
+		/* Without both, every harvest reads whole maps. */
+		if (!c->conn_iter || !c->thread_iter)
+			c->hooks.harvest = XT_HARVEST_MAP;
 	}
 	*out = c;
 	return 0;

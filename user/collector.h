@@ -17,13 +17,12 @@ struct collector;
 struct collector_opts {
 	__u32 interval_ms;		/* harvest period, for the header */
 	__u64 burst_gap_ns;		/* transfer-active gap threshold */
-	enum xt_hook want;		/* XT_HOOK_NONE = auto */
+	struct xt_paths paths;		/* hooks, harvest, discovery, clock */
 	__u32 max_conns;
 	__u32 max_threads;
 	__u32 max_procs;
 	bool no_proc_active;		/* skip per-process active time */
 	bool dry_run;			/* load, do not attach */
-	bool precise_clock;		/* clock source, not coarse, for bursts */
 	xt_sink_fn sink;
 	void *sink_ctx;
 };

@@ -69,6 +69,144 @@ int hook_parse(const char *s, enum xt_hook *out)
 	return -EINVAL;
 }
 
+static const char *const harvest_names[XT_HARVEST_MAX] = {
+	[XT_HARVEST_AUTO] = "auto",
+	[XT_HARVEST_ITER] = "iter",
+	[XT_HARVEST_NOTES] = "notes",
+	[XT_HARVEST_MAP] = "map",
+};
+
+static const char *const discovery_names[XT_DISC_MAX] = {
+	[XT_DISC_AUTO] = "auto",
+	[XT_DISC_ITER] = "iter",
+	[XT_DISC_PROC] = "proc",
+};
+
+static const char *const clock_names[XT_CLOCK_MAX] = {
+	[XT_CLOCK_AUTO] = "auto",
+	[XT_CLOCK_COARSE] = "coarse",
+	[XT_CLOCK_PRECISE] = "precise",
+};
+
+static int name_parse(const char *s, const char *const *names, int n)
+{
+	int i;
+
+	for (i = 0; i < n; i++)
+		if (names[i] && !strcmp(s, names[i]))
+			return i;
+	return -EINVAL;
+}
+
+const char *harvest_name(enum xt_harvest h)
+{
+	return h < XT_HARVEST_MAX ? harvest_names[h] : "?";
+}
+
+int harvest_parse(const char *s, enum xt_harvest *out)
+{
+	int i = name_parse(s, harvest_names, XT_HARVEST_MAX);
+
+	if (i < 0)
+		return i;
+	*out = i;
+	return 0;
+}
+
+const char *discovery_name(enum xt_discovery d)
+{
+	return d < XT_DISC_MAX ? discovery_names[d] : "?";
+}
+
+int discovery_parse(const char *s, enum xt_discovery *out)
+{
+	int i = name_parse(s, discovery_names, XT_DISC_MAX);
+
+	if (i < 0)
+		return i;
+	*out = i;
+	return 0;
+}
+
+const char *clock_name(enum xt_clock k)
+{
+	return k < XT_CLOCK_MAX ? clock_names[k] : "?";
+}
+
+int clock_parse(const char *s, enum xt_clock *out)
+{
+	int i = name_parse(s, clock_names, XT_CLOCK_MAX);
+
+	if (i < 0)
+		return i;
+	*out = i;
+	return 0;
+}
+
+static int opt_bad(const char *cmd, const char *opt, const char *vals,
+		   const char *arg)
+{
+	p_err("%s: --%s takes %s, not '%s'", cmd, opt, vals, arg);
+	return -EINVAL;
+}
+
+int paths__opt(struct xt_paths *p, int id, const char *arg, const char *cmd)
+{
+	switch (id) {
+	case XT_OPT_HOOKS:
+		return hook_parse(arg, &p->hook) ?
+		       opt_bad(cmd, "hooks", "auto, tp_btf, raw_tp, fexit or kprobe", arg) : 0;
+	case XT_OPT_HARVEST:
+		return harvest_parse(arg, &p->harvest) ?
+		       opt_bad(cmd, "harvest", "auto, iter, notes or map", arg) : 0;
+	case XT_OPT_DISCOVERY:
+		return discovery_parse(arg, &p->discovery) ?
+		       opt_bad(cmd, "discovery", "auto, iter or proc", arg) : 0;
+	case XT_OPT_CLOCK:
+		return clock_parse(arg, &p->clock) ?
+		       opt_bad(cmd, "clock", "auto, coarse or precise", arg) : 0;
+	case XT_OPT_PRECISE:
+		p->clock = XT_CLOCK_PRECISE;
+		return 0;
+	case XT_OPT_STRICT:
+		p->strict = true;
+		return 0;
+	}
+	return 1;
+}
+
+/* The value of an environment variable, or NULL when unset or empty. */
+static const char *env_val(const char *var)
+{
+	const char *v = getenv(var);
+
+	return v && *v ? v : NULL;
+}
+
+static int env_bad(const char *var)
+{
+	p_err("%s='%s' is not a valid value", var, getenv(var));
+	return -EINVAL;
+}
+
+int paths__from_env(struct xt_paths *p)
+{
+	const char *v;
+
+	if ((v = env_val("XFERTRACE_HOOKS")) && hook_parse(v, &p->hook))
+		return env_bad("XFERTRACE_HOOKS");
+	if ((v = env_val("XFERTRACE_HARVEST")) && harvest_parse(v, &p->harvest))
+		return env_bad("XFERTRACE_HARVEST");
+	if ((v = env_val("XFERTRACE_DISCOVERY")) &&
+	    discovery_parse(v, &p->discovery))
+		return env_bad("XFERTRACE_DISCOVERY");
+	if ((v = env_val("XFERTRACE_CLOCK")) && clock_parse(v, &p->clock))
+		return env_bad("XFERTRACE_CLOCK");
+	if ((v = env_val("XFERTRACE_STRICT")) && strcmp(v, "0"))
+		p->strict = true;
+	return 0;
+}
+
 static struct btf *vmlinux_btf(void)
 {
 	static struct btf *btf;
@@ -284,7 +422,79 @@ int probe__privileges(void)
 	return fd;
 }
 
-int hooks__choose(enum xt_hook want, struct xt_hooks *out, FILE *log)
+/* A forced hook that this kernel cannot take: error under strict. */
+static int strict_hook(const struct xt_paths *want, enum xt_concern c)
+{
+	int err;
+
+	if (!want->hook || !hook_allowed(c, want->hook))
+		return 0;
+	err = try_hook(want->hook, concern_tp[c], hook_func(c));
+	if (!err)
+		return 0;
+	p_err("%s: the %s path cannot load on this kernel (%s); drop --strict to fall back",
+	      concern_names[c], hook_names[want->hook], why(err));
+	return -ENOTSUP;
+}
+
+/* Pick a harvest path: iterators where permitted, else notes. */
+static int choose_harvest(const struct xt_paths *want, struct xt_hooks *out,
+			  FILE *log)
+{
+	enum xt_harvest h = want->harvest;
+
+	if (h == XT_HARVEST_AUTO)
+		h = out->iter_maps ? XT_HARVEST_ITER : XT_HARVEST_NOTES;
+	if (h == XT_HARVEST_ITER && !out->iter_maps) {
+		if (want->strict) {
+			p_err("harvest: the iter path needs BPF map iterators, which this kernel refuses; drop --strict to fall back");
+			return -ENOTSUP;
+		}
+		if (log)
+			fprintf(log, "xfertrace: harvest: iter unavailable (map iterators refused), using notes\n");
+		h = XT_HARVEST_NOTES;
+	}
+	out->harvest = h;
+	return 0;
+}
+
+/* Pick a discovery path: the file iterator where it loads, else /proc. */
+static int choose_discovery(const struct xt_paths *want,
+			    struct xt_hooks *out, FILE *log)
+{
+	enum xt_discovery d = want->discovery;
+
+	if (d == XT_DISC_AUTO)
+		d = out->iter_listeners ? XT_DISC_ITER : XT_DISC_PROC;
+	if (d == XT_DISC_ITER && !out->iter_listeners) {
+		if (want->strict) {
+			p_err("discovery: the iter path needs iter/task_file and bpf_sock_from_file (Linux 5.11+); drop --strict to fall back");
+			return -ENOTSUP;
+		}
+		if (log)
+			fprintf(log, "xfertrace: discovery: iter unavailable (needs Linux 5.11+), using /proc\n");
+		d = XT_DISC_PROC;
+	}
+	out->discovery = d;
+	out->iter_listeners = d == XT_DISC_ITER;
+	return 0;
+}
+
+/* Pick the burst clock; coarse may still turn precise at load (no HZ). */
+static int choose_clock(const struct xt_paths *want, struct xt_hooks *out)
+{
+	bool jiffies = helper_exists("BPF_FUNC_jiffies64");
+
+	if (want->clock == XT_CLOCK_COARSE && !jiffies && want->strict) {
+		p_err("clock: the coarse clock needs the bpf_jiffies64 helper (Linux 5.5+); drop --strict to fall back");
+		return -ENOTSUP;
+	}
+	out->coarse_clock = jiffies && want->clock != XT_CLOCK_PRECISE;
+	return 0;
+}
+
+int hooks__choose(const struct xt_paths *want, struct xt_hooks *out,
+		  FILE *log)
 {
 	int c, err;
 
@@ -296,12 +506,21 @@ int hooks__choose(enum xt_hook want, struct xt_hooks *out, FILE *log)
 		p_err("kernel BTF is missing (/sys/kernel/btf/vmlinux): xfertrace needs a kernel built with CONFIG_DEBUG_INFO_BTF=y");
 		return -ENOTSUP;
 	}
-	for (c = 0; c < XT_C_MAX; c++)
-		out->use[c] = walk(c, want, log);
+	for (c = 0; c < XT_C_MAX; c++) {
+		if (want->strict && (err = strict_hook(want, c)))
+			return err;
+		out->use[c] = walk(c, want->hook, log);
+	}
 	out->recv_old_abi = recv_old_abi();
 	out->iter_listeners = iter_listeners_ok();
 	out->iter_maps = iter_maps_ok();
-	out->coarse_clock = helper_exists("BPF_FUNC_jiffies64");
+	err = choose_harvest(want, out, log);
+	if (!err)
+		err = choose_discovery(want, out, log);
+	if (!err)
+		err = choose_clock(want, out);
+	if (err)
+		return err;
 	if (!out->use[XT_C_SOCK]) {
 		p_err("no usable hook for TCP bytes on this kernel: it needs sock_send_length tracepoints (6.3+), fexit or kprobes");
 		return -ENOTSUP;
@@ -321,6 +540,7 @@ int hooks__report(FILE *f)
 		[XT_C_STATE] = { "inet_sock_set_state", "inet_sock_set_state" },
 		[XT_C_SCHED] = { "sched_switch", "sched_switch" },
 	};
+	struct xt_paths want = {};
 	struct xt_hooks hk;
 	int c, i, err;
 
@@ -338,15 +558,21 @@ int hooks__report(FILE *f)
 				hook_names[h], check[c][i],
 				e ? why(e) : "ok");
 		}
-	err = hooks__choose(XT_HOOK_NONE, &hk, NULL);
+	err = paths__from_env(&want);
+	if (!err)
+		err = hooks__choose(&want, &hk, NULL);
 	if (err)
 		return err;
 	fprintf(f, "listener discovery at start: %s\n",
-		hk.iter_listeners ? "iter/task_file" :
-		"/proc (no bpf_sock_from_file before Linux 5.11)");
-	fprintf(f, "harvest reads: %s\n", hk.iter_maps ?
-		"changed entries only (iter/bpf_map_elem)" :
-		"whole maps (map iterators not permitted here)");
+		hk.discovery == XT_DISC_ITER ? "iter (iter/task_file)" :
+		hk.iter_listeners ? "proc (/proc, as asked)" :
+		"proc (/proc: no bpf_sock_from_file before Linux 5.11)");
+	fprintf(f, "harvest reads: %s\n",
+		hk.harvest == XT_HARVEST_ITER ?
+		"iter (changed entries only, iter/bpf_map_elem)" :
+		hk.harvest == XT_HARVEST_MAP ? "map (whole maps every harvest)" :
+		hk.iter_maps ? "notes (changed entries noted on the ring buffer, as asked)" :
+		"notes (changed entries noted on the ring buffer; map iterators refused here)");
 	fprintf(f, "send/recv burst clock: %s\n", hk.coarse_clock ?
 		"jiffies if the kernel config (CONFIG_HZ) is readable, else the clock source" :
 		"the clock source");

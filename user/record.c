@@ -25,11 +25,10 @@ struct record_opts {
 	const char *out;
 	__u64 interval_ms;
 	double duration_s;
-	enum xt_hook want;
+	struct xt_paths paths;
 	__u64 burst_gap_ms;
 	const char *marks_path;
 	bool dry_run;
-	bool precise_clock;
 	__u64 max_conns;
 	__u64 max_threads;
 	char **cmd;
@@ -53,10 +52,11 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: xfertrace record [-o FILE] [--interval MS] [--duration S]\n"
-		"                        [--marks-socket PATH] [--hooks auto|tp_btf|raw_tp|fexit|kprobe]\n"
-		"                        [--burst-gap-ms MS] [--precise-clock] [--dry-run]\n"
-		"                        [--max-conns N] [--max-threads N]\n"
-		"                        [-- COMMAND ARGS...]\n");
+		"                        [--marks-socket PATH] [--burst-gap-ms MS] [--dry-run]\n"
+		"                        [--max-conns N] [--max-threads N] [path options]\n"
+		"                        [-- COMMAND ARGS...]\n"
+		"path options (each fork of collection; --strict makes an unavailable one an error):\n"
+		XT_PATH_USAGE);
 }
 
 static int parse_args(int argc, char **argv, struct record_opts *o)
@@ -65,18 +65,19 @@ static int parse_args(int argc, char **argv, struct record_opts *o)
 		{ "output", required_argument, NULL, 'o' },
 		{ "interval", required_argument, NULL, 'i' },
 		{ "duration", required_argument, NULL, 'd' },
-		{ "hooks", required_argument, NULL, 'H' },
 		{ "burst-gap-ms", required_argument, NULL, 'g' },
 		{ "marks-socket", required_argument, NULL, 'm' },
 		{ "dry-run", no_argument, NULL, 'n' },
-		{ "precise-clock", no_argument, NULL, 'P' },
 		{ "max-conns", required_argument, NULL, 'C' },
 		{ "max-threads", required_argument, NULL, 'T' },
 		{ "help", no_argument, NULL, 'h' },
+		XT_PATH_LONGOPTS,
 		{},
 	};
-	int c;
+	int c, err;
 
+	if (paths__from_env(&o->paths))
+		return -EINVAL;
 	optind = 1;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "+o:i:d:h", opts, NULL)) != -1) {
@@ -99,13 +100,6 @@ static int parse_args(int argc, char **argv, struct record_opts *o)
 				return -EINVAL;
 			}
 			break;
-		case 'H':
-			if (hook_parse(optarg, &o->want)) {
-				p_err("record: --hooks takes auto, tp_btf, raw_tp, fexit or kprobe, not '%s'",
-				      optarg);
-				return -EINVAL;
-			}
-			break;
 		case 'g':
 			if (parse_u64(optarg, 0, 10000, &o->burst_gap_ms)) {
 				p_err("record: --burst-gap-ms takes 0 to 10000, not '%s'",
@@ -118,9 +112,6 @@ static int parse_args(int argc, char **argv, struct record_opts *o)
 			break;
 		case 'n':
 			o->dry_run = true;
-			break;
-		case 'P':
-			o->precise_clock = true;
 			break;
 		case 'C':
 		case 'T':
@@ -135,6 +126,11 @@ static int parse_args(int argc, char **argv, struct record_opts *o)
 			usage(stdout);
 			return 1;
 		default:
+			err = paths__opt(&o->paths, c, optarg, "record");
+			if (err < 0)
+				return err;
+			if (!err)
+				break;
 			p_err("record: unknown or incomplete option '%s' (try --help)",
 			      argv[optind - 1]);
 			return -EINVAL;
@@ -265,6 +261,7 @@ int cmd_record(int argc, char **argv)
 	struct collector *c = NULL;
 	struct marksock *ms = NULL;
 	int err, status = 0, ret = 1;
+	const struct xt_hooks *hk;
 	pid_t child = -1;
 	json_t *hdr;
 
@@ -273,9 +270,8 @@ int cmd_record(int argc, char **argv)
 		return err > 0 ? 0 : 2;
 	co.interval_ms = o.interval_ms;
 	co.burst_gap_ns = o.burst_gap_ms * 1000000ull;
-	co.want = o.want;
+	co.paths = o.paths;
 	co.dry_run = o.dry_run;
-	co.precise_clock = o.precise_clock;
 	co.max_conns = o.max_conns;
 	co.max_threads = o.max_threads;
 	co.sink = trace_writer__sink;
@@ -302,10 +298,12 @@ int cmd_record(int argc, char **argv)
 	err = collector__harvest(c);
 	if (err)
 		goto write_err;
-	fprintf(stderr, "xfertrace: recording to %s (tcp-bytes=%s cpu=%s tcp-state=%s)%s\n",
-		o.out, hook_name(collector__hooks(c)->use[XT_C_SOCK]),
-		hook_name(collector__hooks(c)->use[XT_C_SCHED]),
-		hook_name(collector__hooks(c)->use[XT_C_STATE]),
+	hk = collector__hooks(c);
+	fprintf(stderr, "xfertrace: recording to %s (tcp-bytes=%s cpu=%s tcp-state=%s harvest=%s discovery=%s clock=%s)%s\n",
+		o.out, hook_name(hk->use[XT_C_SOCK]),
+		hook_name(hk->use[XT_C_SCHED]), hook_name(hk->use[XT_C_STATE]),
+		harvest_name(hk->harvest), discovery_name(hk->discovery),
+		hk->coarse_clock ? "coarse" : "precise",
 		o.cmd ? "" : "; Ctrl-C to stop");
 	if (o.cmd) {
 		child = spawn(o.cmd);

@@ -134,6 +134,9 @@ struct xt_user_stats {
 	__u64 conns_reaped;	/* closed sockets taken from the map */
 	__u64 threads_reaped;
 	__u64 write_errors;
+	__u64 iter_partial;	/* iterator stream ended inside a record */
+	__u64 iter_fallbacks;	/* iterator failed: whole map read instead */
+	__u64 bad_records;	/* harvested entries whose key and value disagree */
 };
 
 struct xt_rec_stats {

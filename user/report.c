@@ -230,12 +230,15 @@ json_t *report__json(const struct model *m, const struct load_info *li)
 			"tx_bytes", (json_int_t)f->tx_bytes,
 			"rx_bytes", (json_int_t)f->rx_bytes));
 	}
-	trace = json_pack("{s:s, s:s, s:{s:s, s:s, s:s}, s:f, s:I, s:b, s:I, s:I, s:I}",
+	trace = json_pack("{s:s, s:s, s:{s:s, s:s, s:s, s:s, s:s, s:s}, s:f, s:I, s:b, s:I, s:I, s:I}",
 			  "host", hdr_str(m, "host"),
 			  "kernel", hdr_str(m, "kernel"),
 			  "hooks", "sock", hook_str(m, "sock"),
 			  "sched", hook_str(m, "sched"),
 			  "state", hook_str(m, "state"),
+			  "harvest", hook_str(m, "harvest"),
+			  "discovery", hook_str(m, "discovery"),
+			  "clock", hook_str(m, "io_clock"),
 			  "start_unix", (double)(m->first_ns + off) / 1e9,
 			  "duration_ns", (json_int_t)dur,
 			  "truncated", li ? li->truncated : 0,
@@ -288,10 +291,11 @@ static void print_text(FILE *f, const struct model *m,
 	char tx[32], rx[32], b[32];
 	int i, shown = 0;
 
-	fprintf(f, "xfertrace report: host %s, kernel %s, %.1f s, hooks tcp-bytes=%s cpu=%s tcp-state=%s%s\n\n",
+	fprintf(f, "xfertrace report: host %s, kernel %s, %.1f s, hooks tcp-bytes=%s cpu=%s tcp-state=%s harvest=%s discovery=%s%s\n\n",
 		hdr_str(m, "host"), hdr_str(m, "kernel"), dur / 1e9,
 		hook_str(m, "sock"), hook_str(m, "sched"),
-		hook_str(m, "state"), li && li->truncated ? " (TRUNCATED)" : "");
+		hook_str(m, "state"), hook_str(m, "harvest"),
+		hook_str(m, "discovery"), li && li->truncated ? " (TRUNCATED)" : "");
 	fprintf(f, "%-34s %8s %-9s %9s %9s %10s %10s\n", "ENDPOINT", "PID",
 		"ROLE", "CPU(s)", "RUNQ(s)", "TX", "RX");
 	for (i = 0; i < m->n_procs; i++) {

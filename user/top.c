@@ -38,7 +38,7 @@ struct top_opts {
 	bool all;
 	struct top_view view;
 	const char *marks_path;
-	enum xt_hook want;
+	struct xt_paths paths;
 };
 
 struct top_state {
@@ -63,7 +63,7 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: xfertrace top [-d SEC] [-n N] [-b | --json] [-a] [--sort KEY] [--reverse]\n"
 		"                     [--filter TEXT] [--rows N] [--marks-socket PATH]\n"
-		"                     [--hooks auto|tp_btf|raw_tp|fexit|kprobe]\n"
+		"                     [path options, as for record]\n"
 		"  -d SEC    refresh interval in seconds (default 1, 0.1 to 3600)\n"
 		"  -n N      stop after N frames\n"
 		"  -b        plain-text frames (the default when stdout is not a terminal)\n"
@@ -114,10 +114,6 @@ static int parse_value(int c, const char *arg, struct top_opts *o)
 			return -EINVAL;
 		}
 		return 0;
-	case 'H':
-		if (hook_parse(arg, &o->want))
-			return bad_arg("--hooks takes %s", "auto, tp_btf, raw_tp, fexit or kprobe", arg);
-		return 0;
 	case 'm':
 		if (!*arg) {
 			p_err("top: --marks-socket needs a path");
@@ -142,12 +138,14 @@ static int parse_args(int argc, char **argv, struct top_opts *o)
 		{ "filter", required_argument, NULL, 'f' },
 		{ "rows", required_argument, NULL, 'R' },
 		{ "marks-socket", required_argument, NULL, 'm' },
-		{ "hooks", required_argument, NULL, 'H' },
 		{ "help", no_argument, NULL, 'h' },
+		XT_PATH_LONGOPTS,
 		{},
 	};
-	int c;
+	int c, err;
 
+	if (paths__from_env(&o->paths))
+		return -EINVAL;
 	optind = 1;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":d:n:bjas:rf:h", opts, NULL)) != -1) {
@@ -176,7 +174,10 @@ static int parse_args(int argc, char **argv, struct top_opts *o)
 			      argv[optind - 1]);
 			return -EINVAL;
 		default:
-			if (parse_value(c, optarg, o))
+			err = paths__opt(&o->paths, c, optarg, "top");
+			if (err == 1)
+				err = parse_value(c, optarg, o);
+			if (err)
 				return -EINVAL;
 		}
 	}
@@ -333,7 +334,7 @@ static int setup(struct top_state *s, struct top_opts *o)
 	struct collector_opts co = {
 		.interval_ms = o->delay_s * 1000,
 		.burst_gap_ns = 5000000ull,
-		.want = o->want,
+		.paths = o->paths,
 		.sink = model__sink,
 	};
 	json_t *hdr;
