@@ -21,7 +21,10 @@ Checks (every one against numbers the generator counted itself):
 """
 import argparse
 import json
+import os
 import sys
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import pylib  # noqa: E402
 
 results = []
 
@@ -164,6 +167,8 @@ def main():
     check_workers(a.label, truth, report)
     check_totals(a.label, report)
     check_trace(a.label, report, a.hook)
+    for ok, desc, detail in pylib.report_invariants(report, a.label):
+        check(ok, desc, detail)
     return 0 if all(results) else 1
 
 

@@ -15,7 +15,10 @@ threads), run-queue wait 10% or --runq-abs ns, switches 2% or 2.
 """
 import argparse
 import json
+import os
 import sys
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import pylib  # noqa: E402
 
 results = []
 
@@ -143,6 +146,8 @@ def main():
               "no lines for pid %d" % burn["pid"])
         if tasks:
             check_process(a, burn, tasks, workers)
+    for ok, desc, detail in pylib.report_invariants(report):
+        check(ok, desc, detail)
     nz = {k: v for k, v in (report.get("drops") or {}).items() if v}
     check(not nz, "all drop counters zero", "drops %s" % nz)
     return 0 if all(results) else 1

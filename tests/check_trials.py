@@ -46,6 +46,8 @@ import socket
 import struct
 import subprocess
 import sys
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import pylib  # noqa: E402
 import zlib
 
 PASS = FAIL = 0
@@ -476,6 +478,8 @@ def main():
         d = json.load(open(a.dask))
         ok(r.get("schema") == "xfertrace.report/1", f"{a.tag}: schema")
         check_conservation(a.tag, r)
+        for good, desc, detail in pylib.report_invariants(r, a.tag):
+            ok(good, desc + ("" if good else f" ({detail})"))
         truth = check_trials(a.tag, r, d, a.tol, a.partial_marks)
         if not a.partial_marks:
             check_diag(a.tag, r, d, truth)

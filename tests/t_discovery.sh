@@ -1,7 +1,7 @@
 #!/bin/bash
 # Listeners that exist before record starts are found at start, by the
-# BPF file iterator and by the /proc fallback (XFERTRACE_DISCOVERY=proc,
-# the path kernels before 5.11 take), and named by their endpoint even
+# BPF file iterator and by the /proc fallback (--discovery proc, the path
+# kernels before 5.11 take), each forced with --strict, and named by their endpoint even
 # if the process only moves bytes later.
 . "$(dirname "$0")/lib.sh"
 
@@ -19,6 +19,7 @@ while True:
         break
     n += len(d)
 c.sendall(b"k" * 4321)
+c.close()	# the client reads to EOF; the listener stays open
 time.sleep(30)
 PYEOF
 }
@@ -32,8 +33,7 @@ for mode in iter proc; do
 		port=$(cat "$T_TMP/port")
 		ep="tcp://$addr:$port"; [ $fam = 6 ] && ep="tcp://[$addr]:$port"
 		# The server idles until after record has started.
-		env $( [ $mode = proc ] && echo XFERTRACE_DISCOVERY=proc ) \
-			"$XT" record -o "$T_TMP/d.xft" -- $PY -c "
+		"$XT" record --discovery $mode --strict -o "$T_TMP/d.xft" -- $PY -c "
 import socket, sys
 c = socket.create_connection(('$addr', $port)); c.sendall(b'q' * 123456); c.shutdown(socket.SHUT_WR)
 n = 0
@@ -45,9 +45,12 @@ assert n == 4321, n
 " 2>"$T_TMP/rec.err"
 		t_check "$mode/ipv$fam: record ok" [ $? -eq 0 ]
 		"$XT" report "$T_TMP/d.xft" --format json > "$T_TMP/d.json"
-		$PY - "$T_TMP/d.json" "$SP" "$ep" > "$T_TMP/res" <<'PYEOF'
+		$PY - "$T_TMP/d.json" "$SP" "$ep" $mode > "$T_TMP/res" <<'PYEOF'
 import json, sys
 r = json.load(open(sys.argv[1])); pid = int(sys.argv[2]); ep = sys.argv[3]
+mode = sys.argv[4]
+d = r["trace"]["hooks"].get("discovery")
+print("ok" if d == mode else "FAIL", "trace says discovery", mode, "got", d)
 w = [x for x in r["workers"] if x["pid"] == pid]
 print("ok" if len(w) == 1 and w[0]["endpoint"] == ep else "FAIL",
       "server named", ep, "got", [x["endpoint"] for x in w])

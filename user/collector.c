@@ -1119,7 +1119,8 @@ json_t *collector__header(const struct collector *c)
 {
 	struct utsname u;
 	json_t *h, *hk;
-	char host[256];
+	char host[256], buf[32];
+	__u64 pid_max = 4194304;
 
 	uname(&u);
 	clean_str(host, u.nodename, sizeof(host));
@@ -1131,7 +1132,9 @@ json_t *collector__header(const struct collector *c)
 		       "io_clock", c->hooks.coarse_clock ? "coarse" : "precise",
 		       "harvest", harvest_name(c->hooks.harvest),
 		       "discovery", discovery_name(c->hooks.discovery));
-	h = json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:o, s:i}",
+	if (read_file("/proc/sys/kernel/pid_max", buf, sizeof(buf)) > 0)
+		pid_max = strtoull(buf, NULL, 10);
+	h = json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:o, s:i, s:I}",
 		      "format", "xfertrace.trace/1",
 		      "host", host,
 		      "kernel", u.release,
@@ -1143,7 +1146,8 @@ json_t *collector__header(const struct collector *c)
 		      "interval_ms", (json_int_t)c->opts.interval_ms,
 		      "burst_gap_ns", (json_int_t)c->opts.burst_gap_ns,
 		      "hooks", hk,
-		      "ncpus", c->ncpus);
+		      "ncpus", c->ncpus,
+		      "pid_max", (json_int_t)pid_max);
 	return h;
 }
 

@@ -47,6 +47,7 @@ struct model *model__new(void)
 	if (!m || !p)
 		goto fail;
 	m->priv = p;
+	m->pid_max = XT_PID_MAX_LIMIT;
 	p->procs = hmap__new();
 	p->threads = hmap__new();
 	p->conns = hmap__new();
@@ -113,8 +114,14 @@ void model__free(struct model *m)
 
 void model__set_header(struct model *m, const json_t *hdr)
 {
+	json_t *v;
+
 	json_decref(m->header);
 	m->header = json_deep_copy(hdr);
+	v = m->header ? json_object_get(m->header, "pid_max") : NULL;
+	if (json_is_integer(v) && json_integer_value(v) > 0 &&
+	    json_integer_value(v) <= XT_PID_MAX_LIMIT)
+		m->pid_max = json_integer_value(v);
 }
 
 __u64 model__mono_to_wall(const struct model *m)
@@ -149,12 +156,25 @@ static struct mproc *proc_get(struct model *m, __u32 pid, __u64 start_ns)
 	return p;
 }
 
+/* A pid beyond pid_max cannot exist: the record is garbage. */
+static bool pid_bad(struct model *m, __u32 pid)
+{
+	if (pid <= m->pid_max)
+		return false;
+	m->bad_pid_records++;
+	return true;
+}
+
 static void apply_proc(struct model *m, const struct xt_rec_proc *r)
 {
-	struct mproc *p = proc_get(m, r->pid, r->start_ns);
+	struct mproc *p;
 
+	if (pid_bad(m, r->pid))
+		return;
+	p = proc_get(m, r->pid, r->start_ns);
 	if (!p)
 		return;
+	p->have_rec = true;
 	p->ppid = r->ppid;
 	if (r->netns)
 		p->netns = r->netns;
@@ -278,7 +298,8 @@ static void apply_thread(struct model *m, const struct xt_rec_thread *r)
 	__u64 key = hkey2(r->tid, r->start_ns);
 	struct mthread *t;
 
-	if (hmap__get(PRIV(m)->threads, key))
+	if (hmap__get(PRIV(m)->threads, key) || pid_bad(m, r->tid) ||
+	    pid_bad(m, r->pid))
 		return;
 	t = calloc(1, sizeof(*t));
 	if (!t)

@@ -12,6 +12,8 @@
 #include "records.h"
 
 #define XT_NAME_LEN 96
+/* Linux's PID_MAX_LIMIT on 64-bit: no pid can be larger. */
+#define XT_PID_MAX_LIMIT 4194304
 
 struct mproc;
 
@@ -82,6 +84,7 @@ struct mproc {
 	__u64 cg_period_us;
 	bool gone;
 	__u64 gone_ns;
+	bool have_rec;			/* a PROC record named it */
 	int order;			/* first-seen order */
 };
 
@@ -124,6 +127,9 @@ struct model {
 	/* totals, set by model__resolve() */
 	__u64 tx_bytes, rx_bytes, unresolved_tx, unresolved_rx;
 	__u64 cpu_ns, runq_ns;
+	/* records refused as impossible (see user/sanity.c) */
+	__u64 pid_max;			/* from the header, else the limit */
+	__u64 bad_pid_records;		/* pid or tid beyond pid_max */
 	void *priv;
 };
 

@@ -385,10 +385,29 @@ static bool helper_exists(const char *name)
 	return false;
 }
 
+/*
+ * Tests make this kernel look like one that refuses a feature:
+ * XFERTRACE_REFUSE=map_iter,task_iter. Never needed in production.
+ */
+static bool refused(const char *what)
+{
+	const char *v = getenv("XFERTRACE_REFUSE");
+	size_t n = strlen(what);
+
+	while (v && *v) {
+		if (!strncmp(v, what, n) && (v[n] == ',' || !v[n]))
+			return true;
+		v = strchr(v, ',');
+		v = v ? v + 1 : NULL;
+	}
+	return false;
+}
+
 /* iter/task_file (5.8) plus the bpf_sock_from_file helper (5.11). */
 static bool iter_listeners_ok(void)
 {
-	return btf_id("bpf_iter__task_file", BTF_KIND_STRUCT) >= 0 &&
+	return !refused("task_iter") &&
+	       btf_id("bpf_iter__task_file", BTF_KIND_STRUCT) >= 0 &&
 	       helper_exists("BPF_FUNC_sock_from_file");
 }
 
@@ -397,7 +416,7 @@ static bool iter_maps_ok(void)
 {
 	int id = btf_id("bpf_iter_bpf_map_elem", BTF_KIND_FUNC), fd;
 
-	if (id < 0)
+	if (id < 0 || refused("map_iter"))
 		return false;
 	fd = load_trivial(BPF_PROG_TYPE_TRACING, BPF_TRACE_ITER, id);
 	if (fd < 0)

@@ -12,6 +12,7 @@
 #include "commands.h"
 #include "model.h"
 #include "report.h"
+#include "sanity.h"
 #include "trace.h"
 #include "trials.h"	/* trials: --marks, --compare */
 #include "util.h"
@@ -259,13 +260,14 @@ json_t *report__json(const struct model *m, const struct load_info *li)
 			   "connections", m->n_conns,
 			   "processes", m->n_procs,
 			   "threads", m->n_threads);
-	root = json_pack("{s:s, s:o, s:o, s:o, s:o, s:o}",
+	root = json_pack("{s:s, s:o, s:o, s:o, s:o, s:o, s:o*}",
 			 "schema", "xfertrace.report/1",
 			 "trace", trace,
 			 "workers", report__workers_json(m, NULL),
 			 "flows", flows,
 			 "totals", totals,
-			 "drops", drops_json(m, li));
+			 "drops", drops_json(m, li),
+			 "problems", sanity__check(m, li && li->truncated));
 	return root;
 }
 
@@ -288,8 +290,9 @@ static void print_text(FILE *f, const struct model *m,
 {
 	__u64 dur = m->last_ns > m->first_ns ? m->last_ns - m->first_ns : 0;
 	const struct xt_stats *k = &m->stats.k;
-	char tx[32], rx[32], b[32];
-	int i, shown = 0;
+	char tx[32], rx[32], b[40];
+	__u64 fold_cpu = 0, fold_runq = 0;
+	int i, shown = 0, folded = 0;
 
 	fprintf(f, "xfertrace report: host %s, kernel %s, %.1f s, hooks tcp-bytes=%s cpu=%s tcp-state=%s harvest=%s discovery=%s%s\n\n",
 		hdr_str(m, "host"), hdr_str(m, "kernel"), dur / 1e9,
@@ -303,16 +306,25 @@ static void print_text(FILE *f, const struct model *m,
 
 		if (!proc_listed(p))
 			continue;
-		/* Keep the table readable on a busy node. */
+		/* Keep the table readable on a busy node: fold them. */
 		if (!strcmp(p->role, "other") && !p->tx_bytes &&
-		    !p->rx_bytes && p->cpu_ns * 100 < m->cpu_ns)
+		    !p->rx_bytes && p->cpu_ns * 100 < m->cpu_ns) {
+			folded++;
+			fold_cpu += p->cpu_ns;
+			fold_runq += p->runq_ns;
 			continue;
+		}
 		fmt_bytes(tx, sizeof(tx), p->tx_bytes);
 		fmt_bytes(rx, sizeof(rx), p->rx_bytes);
 		fprintf(f, "%-34s %8u %-9s %9.3f %9.3f %10s %10s\n", p->name,
 			p->pid, p->role, p->cpu_ns / 1e9, p->runq_ns / 1e9,
 			tx, rx);
 		shown++;
+	}
+	if (folded) {
+		snprintf(b, sizeof(b), "(%d more, <1%% CPU each)", folded);
+		fprintf(f, "%-34s %8s %-9s %9.3f %9.3f %10s %10s\n", b, "-",
+			"other", fold_cpu / 1e9, fold_runq / 1e9, "0B", "0B");
 	}
 	fprintf(f, "\nFLOWS (bytes src sent to dst)\n%-34s %-34s %10s\n",
 		"SRC", "DST", "BYTES");
@@ -456,6 +468,10 @@ int cmd_report(int argc, char **argv)
 	if (err)
 		return 1;
 	report__sort(m);
+	/* What cannot be true is said on stderr, not passed off as data. */
+	root = sanity__check(m, li.truncated);
+	sanity__print(root, stderr);
+	json_decref(root);
 	if (!strcmp(fmt, "json")) {
 		root = report__json(m, &li);
 		if (report_trials(path, m, &to, root)) {	/* trials */

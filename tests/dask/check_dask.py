@@ -27,7 +27,10 @@ Checks:
 """
 import argparse
 import json
+import os
 import sys
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+import pylib  # noqa: E402
 
 
 class Checker:
@@ -169,6 +172,8 @@ def main(argv=None):
     check_endpoints(c, rep, cl)
     check_flows(c, rep, cl, dk, a.tolerance)
     check_totals(c, rep)
+    for good, desc, detail in pylib.report_invariants(rep):
+        c.check(good, desc, detail)
     print(f"{c.passed} passed, {c.failed} failed")
     return 1 if c.failed else 0
 
