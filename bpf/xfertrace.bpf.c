@@ -435,8 +435,29 @@ struct sw_vals {
 	__u32 next_tid;
 };
 
-/* Boot-clock time of attach, set by user code: older threads get a base. */
+/*
+ * Time of attach, set by user code, on the boot clock (to compare with
+ * start_boottime) and on the monotonic clock (bpf_ktime_get_ns()).
+ */
 __u64 attach_boot_ns;
+__u64 attach_mono_ns;
+
+/*
+ * CPU of a thread older than the trace counts from attach. At its first
+ * switch-out only the current stint can overlap attach; a stint is one
+ * continuous run, so its CPU is its wall time, and the part before
+ * attach is what ran more than (now - attach) ago. One clock read, once
+ * per old thread.
+ */
+static __always_inline __u64 base_at_attach(const struct sw_vals *v)
+{
+	__u64 now = bpf_ktime_get_ns();
+	__u64 since = now > attach_mono_ns ? now - attach_mono_ns : 0;
+
+	if (v->sum_ns > since && v->sum_ns - since > v->stint_ns)
+		return v->sum_ns - since;
+	return v->stint_ns;
+}
 
 static __noinline struct xt_thread *thread_create(struct task_struct *t,
 						   const struct sw_vals *v)
@@ -452,7 +473,7 @@ static __noinline struct xt_thread *thread_create(struct task_struct *t,
 	BPF_CORE_READ_STR_INTO(&n.comm, t, comm);
 	/* A thread older than the trace counts from its current run on. */
 	if (n.start_ns < attach_boot_ns) {
-		n.base_cpu_ns = v->stint_ns;
+		n.base_cpu_ns = base_at_attach(v);
 		n.base_runq_ns = v->delay_ns;
 		n.base_switches = v->pcount ? v->pcount - 1 : 0;
 	}

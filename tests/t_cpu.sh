@@ -78,6 +78,28 @@ if ! "$XT" report --format json "$T_TMP/cpu.xft" >"$T_TMP/cpu.json" 2>"$T_TMP/re
 	t_fail "report --format json: $(head -n 3 "$T_TMP/rep.err" | tr '\n' ' ')"
 	t_finish
 fi
+# A thread on a CPU since before record starts counts from attach only:
+# its CPU in the trace is at most what schedstat grew by across the
+# recording (read just before start and just after stop), never the part
+# of its current run before attach.
+hog_case() {
+	$PY -c 'while True: pass' &
+	local hp=$! s0 s1 got
+	t_track $hp
+	sleep 1
+	s0=$(cut -d' ' -f1 /proc/$hp/schedstat)
+	"$XT" record -o "$T_TMP/hog.xft" --duration 1 2>/dev/null
+	s1=$(cut -d' ' -f1 /proc/$hp/schedstat)
+	kill $hp
+	got=$("$XT" report --format json "$T_TMP/hog.xft" 2>/dev/null | $PY -c "
+import json, sys
+w = [w for w in json.load(sys.stdin)['workers'] if w['pid'] == $hp]
+print(w[0]['cpu_ns'] if w else 0)")
+	t_check "hog: CPU $got ns within schedstat's growth $((s1 - s0)) ns across the recording" \
+		[ "$got" -le $((s1 - s0 + 4000000)) -a "$got" -ge $(((s1 - s0) / 2)) ]
+}
+hog_case
+
 $PY "$XT_ROOT/tests/check_cpu.py" --report "$T_TMP/cpu.json" \
 	--schedstat "$T_TMP/schedstat.txt" --comm "$T_TMP/comm.txt" --burn "$B1" "$B2" >"$T_TMP/check" 2>&1
 rc=$?

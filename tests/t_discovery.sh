@@ -24,7 +24,7 @@ time.sleep(30)
 PYEOF
 }
 
-for mode in iter proc; do
+for mode in ${XT_DISCOVERY_MODES:-iter proc}; do
 	for fam in 4 6; do
 		addr=127.0.0.1; [ $fam = 6 ] && addr=::1
 		start_server $fam $addr > "$T_TMP/port" ; SP=$!

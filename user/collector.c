@@ -1390,6 +1390,7 @@ int collector__new(const struct collector_opts *opts, struct collector **out)
 		return 0;
 	}
 	c->skel->bss->attach_boot_ns = now_boot_ns();
+	c->skel->bss->attach_mono_ns = now_mono_ns();
 	err = xfertrace_bpf__attach(c->skel);
 	if (err) {
 		p_err("attaching BPF programs failed: %s", strerror(-err));
