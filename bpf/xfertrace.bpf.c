@@ -427,7 +427,7 @@ static __always_inline int handle_state(struct sock *sk, int oldstate,
  */
 struct sw_vals {
 	__u64 sum_ns;		/* se.sum_exec_runtime */
-	__u64 stint_ns;		/* se.prev_sum_exec_runtime: at switch-in */
+	__u64 next_sum_ns;	/* next's se.sum_exec_runtime: at switch-in */
 	__u64 delay_ns;		/* sched_info.run_delay */
 	__u64 pcount;		/* sched_info.pcount: times run */
 	long state;
@@ -436,31 +436,38 @@ struct sw_vals {
 };
 
 /*
- * Time of attach, set by user code, on the boot clock (to compare with
- * start_boottime) and on the monotonic clock (bpf_ktime_get_ns()).
+ * Set by user code: the boot-clock time just before attach (threads
+ * started earlier are older than the trace; compared with start_boottime)
+ * and the monotonic time just after attach (bpf_ktime_get_ns()), from
+ * which their CPU counts.
  */
 __u64 attach_boot_ns;
 __u64 attach_mono_ns;
 
 /*
- * CPU of a thread older than the trace counts from attach. At its first
- * switch-out only the current stint can overlap attach; a stint is one
- * continuous run, so its CPU is its wall time, and the part before
- * attach is what ran more than (now - attach) ago. One clock read, once
- * per old thread.
+ * CPU of a thread older than the trace counts from attach. If its
+ * switch-in on this CPU was seen (in), it counts from there: the kernel's
+ * own total at that switch. (se.prev_sum_exec_runtime would not do: only
+ * the fair class sets it, so RT and stop-class threads such as
+ * migration/N carry a stale one.) Otherwise it has been on this CPU since
+ * before attach, without a break, so its CPU since attach is the wall
+ * time since attach. One clock read, once per old thread.
  */
-static __always_inline __u64 base_at_attach(const struct sw_vals *v)
+static __always_inline __u64 base_at_attach(const struct sw_vals *v,
+					    const struct xt_cpu_slot *in)
 {
-	__u64 now = bpf_ktime_get_ns();
-	__u64 since = now > attach_mono_ns ? now - attach_mono_ns : 0;
+	__u64 now, since;
 
-	if (v->sum_ns > since && v->sum_ns - since > v->stint_ns)
-		return v->sum_ns - since;
-	return v->stint_ns;
+	if (in->tid == v->prev_tid)
+		return in->in_sum_ns;
+	now = bpf_ktime_get_ns();
+	since = now > attach_mono_ns ? now - attach_mono_ns : 0;
+	return v->sum_ns > since ? v->sum_ns - since : 0;
 }
 
 static __noinline struct xt_thread *thread_create(struct task_struct *t,
-						   const struct sw_vals *v)
+						   const struct sw_vals *v,
+						   const struct xt_cpu_slot *in)
 {
 	struct xt_thread n = {};
 	struct xt_stats *st;
@@ -471,9 +478,14 @@ static __noinline struct xt_thread *thread_create(struct task_struct *t,
 	n.start_ns = BPF_CORE_READ(t, start_boottime);
 	n.leader_start_ns = leader_start_ns(t);
 	BPF_CORE_READ_STR_INTO(&n.comm, t, comm);
-	/* A thread older than the trace counts from its current run on. */
+	/*
+	 * A thread older than the trace counts from attach. Until user code
+	 * has stamped the end of attach, wait: its next switch-in is seen.
+	 */
 	if (n.start_ns < attach_boot_ns) {
-		n.base_cpu_ns = base_at_attach(v);
+		if (!attach_mono_ns)
+			return NULL;
+		n.base_cpu_ns = base_at_attach(v, in);
 		n.base_runq_ns = v->delay_ns;
 		n.base_switches = v->pcount ? v->pcount - 1 : 0;
 	}
@@ -512,7 +524,7 @@ static __always_inline void thread_exit(struct xt_thread *th, __u32 tid,
 static __always_inline int handle_switch(struct task_struct *prev,
 					 const struct sw_vals *v)
 {
-	struct xt_cpu_slot *slot;
+	struct xt_cpu_slot *slot, in;
 	struct xt_thread *th;
 	__u32 zero = 0, tid = v->prev_tid;
 
@@ -520,16 +532,19 @@ static __always_inline int handle_switch(struct task_struct *prev,
 	if (!slot)
 		return 0;
 	/*
-	 * Who runs on each CPU now: user code reads a thread that never
-	 * stops from /proc. No clock read here: on VMs it is the costliest
-	 * part of this program.
+	 * Who runs on each CPU now, and its total at switch-in: user code
+	 * reads a thread that never stops from /proc, and a thread's first
+	 * switch-out finds its switch-in here. No clock read here: on VMs
+	 * it is the costliest part of this program.
 	 */
+	in = *slot;
 	slot->tid = v->next_tid;
+	slot->in_sum_ns = v->next_sum_ns;
 	if (!tid)
 		return 0;
 	th = bpf_map_lookup_elem(&threads, &tid);
 	if (!th) {
-		th = thread_create(prev, v);
+		th = thread_create(prev, v, &in);
 		if (!th)
 			return 0;
 	}
@@ -677,7 +692,7 @@ int BPF_PROG(state_raw, struct sock *sk, int oldstate, int newstate)
 /* sched_info exists with CONFIG_SCHED_INFO (schedstats or delayacct). */
 #define SW_VALS(RD, prev, next) {					\
 	.sum_ns = RD(prev, se.sum_exec_runtime),			\
-	.stint_ns = RD(prev, se.prev_sum_exec_runtime),			\
+	.next_sum_ns = RD(next, se.sum_exec_runtime),			\
 	.delay_ns = bpf_core_field_exists(prev->sched_info) ?		\
 		    RD(prev, sched_info.run_delay) : 0,			\
 	.pcount = bpf_core_field_exists(prev->sched_info) ?		\

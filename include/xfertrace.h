@@ -169,8 +169,9 @@ struct xt_iter_thread {
 
 /* What each CPU runs now (per-CPU array, one slot). */
 struct xt_cpu_slot {
-	__u32 tid;
+	__u32 tid;		/* switched in last */
 	__u32 pad;
+	__u64 in_sum_ns;	/* its se.sum_exec_runtime at that switch */
 };
 
 #define XT_ITER_CONN_BYTES	(8 + 176)

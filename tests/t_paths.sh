@@ -45,7 +45,7 @@ run_as() {
 AUTO_H=$(auto_of harvest)
 AUTO_D=$(auto_of discovery)
 t_check "auto picks a harvest path ($AUTO_H) and a discovery path ($AUTO_D)" \
-	[ -n "$AUTO_H" ] -a -n "$AUTO_D"
+	[ -n "$AUTO_H" -a -n "$AUTO_D" ]
 TABLE=()
 for h in iter notes map; do
 	if ! loads harvest $h; then
@@ -94,12 +94,12 @@ env $R "$XT" record --harvest iter --duration 0.1 -o "$T_TMP/r.xft" \
 	>/dev/null 2>"$T_TMP/r.err"
 t_check "refused iterators: --harvest iter without --strict falls back, saying so once" \
 	[ $? -eq 0 -a "$(grep -c "harvest: iter unavailable" "$T_TMP/r.err")" -eq 1 ]
-for t in t_bytes.sh t_cpu.sh; do
+for t in t_bytes.sh t_cpu.sh t_equiv.sh; do
 	t_checker "refused/${t%.sh}" env $R "$XT_ROOT/tests/$t"
 done
 t_checker "refused/t_discovery" env $R XT_DISCOVERY_MODES=proc \
 	"$XT_ROOT/tests/t_discovery.sh"
-TABLE+=("refused iterators (XFERTRACE_REFUSE): ran t_bytes.sh t_cpu.sh t_discovery.sh(proc)")
+TABLE+=("refused iterators (XFERTRACE_REFUSE): ran t_bytes.sh t_cpu.sh t_equiv.sh t_discovery.sh(proc)")
 
 echo "     collection paths on $(uname -r):"
 printf '       %s\n' "${TABLE[@]}"

@@ -1390,12 +1390,14 @@ int collector__new(const struct collector_opts *opts, struct collector **out)
 		return 0;
 	}
 	c->skel->bss->attach_boot_ns = now_boot_ns();
-	c->skel->bss->attach_mono_ns = now_mono_ns();
 	err = xfertrace_bpf__attach(c->skel);
 	if (err) {
 		p_err("attaching BPF programs failed: %s", strerror(-err));
 		goto fail;
 	}
+	/* Old threads' CPU counts from here: after every hook is in. */
+	__atomic_store_n(&c->skel->bss->attach_mono_ns, now_mono_ns(),
+			 __ATOMIC_RELEASE);
 	if (c->hooks.harvest == XT_HARVEST_ITER) {
 		c->conn_iter = attach_map_iter(c->skel->progs.dump_conns,
 					       c->skel->maps.conns);

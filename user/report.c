@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "commands.h"
+#include "counters.h"
 #include "model.h"
 #include "report.h"
 #include "sanity.h"
@@ -131,21 +132,11 @@ void report__sort(struct model *m)
 
 static json_t *drops_json(const struct model *m, const struct load_info *li)
 {
-	const struct xt_stats *k = &m->stats.k;
-	const struct xt_user_stats *u = &m->stats.u;
+	json_t *o = counters__json(&m->stats.k, &m->stats.u, XT_CK_DROP);
 
-	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
-			 "conn_map_full", (json_int_t)k->conn_map_full,
-			 "conn_map_full_bytes",
-			 (json_int_t)k->conn_map_full_bytes,
-			 "thread_map_full", (json_int_t)k->thread_map_full,
-			 "thread_map_full_ns",
-			 (json_int_t)k->thread_map_full_ns,
-			 "proc_map_full", (json_int_t)k->proc_map_full,
-			 "ringbuf_full", (json_int_t)k->ringbuf_full,
-			 "marks_rejected", (json_int_t)u->marks_rejected,
-			 "write_errors", (json_int_t)u->write_errors,
-			 "trace_truncated", (json_int_t)(li && li->truncated));
+	json_object_set_new(o, "trace_truncated",
+			    json_integer(li && li->truncated));
+	return o;
 }
 
 /* Throttling during the trace: differences of the first and last reads. */
@@ -260,13 +251,15 @@ json_t *report__json(const struct model *m, const struct load_info *li)
 			   "connections", m->n_conns,
 			   "processes", m->n_procs,
 			   "threads", m->n_threads);
-	root = json_pack("{s:s, s:o, s:o, s:o, s:o, s:o, s:o*}",
+	root = json_pack("{s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o*}",
 			 "schema", "xfertrace.report/1",
 			 "trace", trace,
 			 "workers", report__workers_json(m, NULL),
 			 "flows", flows,
 			 "totals", totals,
 			 "drops", drops_json(m, li),
+			 "health", counters__json(&m->stats.k, &m->stats.u,
+						  XT_CK_HEALTH),
 			 "problems", sanity__check(m, li && li->truncated));
 	return root;
 }
@@ -345,14 +338,12 @@ static void print_text(FILE *f, const struct model *m,
 		(unsigned long long)m->unresolved_tx,
 		(unsigned long long)m->unresolved_rx, m->cpu_ns / 1e9,
 		m->n_conns, m->n_procs);
-	fprintf(f, "DROPS   conn_map_full %llu (%llu B), thread_map_full %llu, proc_map_full %llu, ringbuf_full %llu, marks_rejected %llu, truncated %s\n",
-		(unsigned long long)k->conn_map_full,
-		(unsigned long long)k->conn_map_full_bytes,
-		(unsigned long long)k->thread_map_full,
-		(unsigned long long)k->proc_map_full,
-		(unsigned long long)k->ringbuf_full,
-		(unsigned long long)m->stats.u.marks_rejected,
-		li && li->truncated ? "yes" : "no");
+	fprintf(f, "DROPS   ");
+	counters__print(f, k, &m->stats.u, XT_CK_DROP, " ", ", ");
+	fprintf(f, ", truncated %s\n", li && li->truncated ? "yes" : "no");
+	fprintf(f, "HEALTH  ");
+	counters__print(f, k, &m->stats.u, XT_CK_HEALTH, " ", ", ");
+	fputc('\n', f);
 }
 
 static void usage(FILE *f)

@@ -14,6 +14,7 @@
 #include <time.h>
 #include "hmap.h"
 #include "probe.h"
+#include "counters.h"
 #include "top_frame.h"
 #include "util.h"
 
@@ -717,12 +718,9 @@ int top_print_text(FILE *out, const struct top_frame *f,
 	fprintf(out, "total  rx %.3f MB/s  tx %.3f MB/s  cpu %.1f%% of %d cpus  runq %.1f%%  processes %d  connections %d\n",
 		f->rx_bps / 1e6, f->tx_bps / 1e6, f->cpu_pct, f->ncpus,
 		f->runq_pct, f->n_procs, f->n_conns);
-	fprintf(out, "drops  conn_map_full=%llu thread_map_full=%llu proc_map_full=%llu ringbuf_full=%llu marks_rejected=%llu\n",
-		(unsigned long long)f->k.conn_map_full,
-		(unsigned long long)f->k.thread_map_full,
-		(unsigned long long)f->k.proc_map_full,
-		(unsigned long long)f->k.ringbuf_full,
-		(unsigned long long)f->u.marks_rejected);
+	fprintf(out, "drops  ");
+	counters__print(out, &f->k, &f->u, XT_CK_DROP | XT_CK_HEALTH, "=", " ");
+	fputc('\n', out);
 	if (f->marks_on)
 		fprintf(out, "marks  live=%llu active_trials=%d\n",
 			(unsigned long long)f->n_marks, f->n_trials);
@@ -748,16 +746,7 @@ int top_print_text(FILE *out, const struct top_frame *f,
 
 static json_t *drops_json(const struct top_frame *f)
 {
-	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
-			 "conn_map_full", (json_int_t)f->k.conn_map_full,
-			 "thread_map_full", (json_int_t)f->k.thread_map_full,
-			 "proc_map_full", (json_int_t)f->k.proc_map_full,
-			 "ringbuf_full", (json_int_t)f->k.ringbuf_full,
-			 "marks_rejected", (json_int_t)f->u.marks_rejected,
-			 "conn_map_full_bytes",
-			 (json_int_t)f->k.conn_map_full_bytes,
-			 "harvest_overruns",
-			 (json_int_t)f->u.harvest_overruns);
+	return counters__json(&f->k, &f->u, XT_CK_DROP | XT_CK_HEALTH);
 }
 
 static json_t *row_json(const struct top_row *r)

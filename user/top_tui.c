@@ -12,6 +12,7 @@
 #include <string.h>
 #include <time.h>
 #include "hmap.h"
+#include "counters.h"
 #include "top_tui.h"
 #include "util.h"
 
@@ -219,19 +220,18 @@ static int draw_header(struct top_tui *t)
 	at(++y, 0);
 	app(0, "drops");
 	{
-		const struct { const char *n; __u64 v; } d[] = {
-			{ "conn_map_full", f->k.conn_map_full },
-			{ "thread_map_full", f->k.thread_map_full },
-			{ "proc_map_full", f->k.proc_map_full },
-			{ "ringbuf_full", f->k.ringbuf_full },
-			{ "marks_rejected", f->u.marks_rejected },
-		};
-		size_t i;
+		int i;
 
-		for (i = 0; i < sizeof(d) / sizeof(d[0]); i++) {
+		for (i = 0; i < xt_n_counters; i++) {
+			const struct xt_counter *c = &xt_counters[i];
+			__u64 v = counter__value(c, &f->k, &f->u);
+
+			/* Every loss; other counters only once they move. */
+			if (c->kind != XT_CK_DROP && !(c->kind == XT_CK_HEALTH && v))
+				continue;
 			app(0, "  ");
-			app(d[i].v ? alert_attr(t) : 0, "%s %llu", d[i].n,
-			    (unsigned long long)d[i].v);
+			app(v && c->kind == XT_CK_DROP ? alert_attr(t) : 0,
+			    "%s %llu", c->name, (unsigned long long)v);
 		}
 	}
 	if (t->marks_on) {
