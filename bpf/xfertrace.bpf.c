@@ -427,6 +427,7 @@ static __always_inline int handle_state(struct sock *sk, int oldstate,
  */
 struct sw_vals {
 	__u64 sum_ns;		/* se.sum_exec_runtime */
+	__u64 stint_ns;		/* se.prev_sum_exec_runtime: fair class only */
 	__u64 next_sum_ns;	/* next's se.sum_exec_runtime: at switch-in */
 	__u64 delay_ns;		/* sched_info.run_delay */
 	__u64 pcount;		/* sched_info.pcount: times run */
@@ -447,22 +448,26 @@ __u64 attach_mono_ns;
 /*
  * CPU of a thread older than the trace counts from attach. If its
  * switch-in on this CPU was seen (in), it counts from there: the kernel's
- * own total at that switch. (se.prev_sum_exec_runtime would not do: only
- * the fair class sets it, so RT and stop-class threads such as
- * migration/N carry a stale one.) Otherwise it has been on this CPU since
- * before attach, without a break, so its CPU since attach is the wall
- * time since attach. One clock read, once per old thread.
+ * own total at that switch. Otherwise its current run began before we
+ * saw it: no more than the wall time since attach of it counts, and no
+ * more than the run itself, where the kernel marks where it began
+ * (se.prev_sum_exec_runtime: only the fair class keeps it current; RT and
+ * stop-class threads such as migration/N carry an older, lower one). The
+ * second bound matters: on some kernels a switch-in is not seen (a task
+ * found switching out while the CPU's last switch-in named another).
+ * One clock read, once per old thread.
  */
 static __always_inline __u64 base_at_attach(const struct sw_vals *v,
 					    const struct xt_cpu_slot *in)
 {
-	__u64 now, since;
+	__u64 now, since, base;
 
 	if (in->tid == v->prev_tid)
 		return in->in_sum_ns;
 	now = bpf_ktime_get_ns();
 	since = now > attach_mono_ns ? now - attach_mono_ns : 0;
-	return v->sum_ns > since ? v->sum_ns - since : 0;
+	base = v->sum_ns > since ? v->sum_ns - since : 0;
+	return base > v->stint_ns ? base : v->stint_ns;
 }
 
 static __noinline struct xt_thread *thread_create(struct task_struct *t,
@@ -692,6 +697,7 @@ int BPF_PROG(state_raw, struct sock *sk, int oldstate, int newstate)
 /* sched_info exists with CONFIG_SCHED_INFO (schedstats or delayacct). */
 #define SW_VALS(RD, prev, next) {					\
 	.sum_ns = RD(prev, se.sum_exec_runtime),			\
+	.stint_ns = RD(prev, se.prev_sum_exec_runtime),			\
 	.next_sum_ns = RD(next, se.sum_exec_runtime),			\
 	.delay_ns = bpf_core_field_exists(prev->sched_info) ?		\
 		    RD(prev, sched_info.run_delay) : 0,			\

@@ -20,24 +20,14 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import pylib  # noqa: E402
 
-results = []
+C = pylib.Checker()
 
 
 def check(ok, desc, detail=""):
-    results.append(ok)
-    if ok:
-        print("ok %s" % desc)
-    else:
-        print("FAIL %s: %s" % (desc, detail))
+    C.check(ok, desc, "" if ok else detail)
 
 
-def load_json(path):
-    try:
-        with open(path) as f:
-            return json.load(f)
-    except (OSError, ValueError) as e:
-        print("FAIL cannot read %s: %s" % (path, e))
-        sys.exit(2)
+load_json = pylib.load_json
 
 
 def load_schedstat(path):
@@ -146,11 +136,10 @@ def main():
               "no lines for pid %d" % burn["pid"])
         if tasks:
             check_process(a, burn, tasks, workers)
-    for ok, desc, detail in pylib.report_invariants(report):
-        check(ok, desc, detail)
+    C.invariants(report)
     nz = {k: v for k, v in (report.get("drops") or {}).items() if v}
     check(not nz, "all drop counters zero", "drops %s" % nz)
-    return 0 if all(results) else 1
+    return 1 if C.failed else 0
 
 
 if __name__ == "__main__":

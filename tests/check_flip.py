@@ -83,32 +83,15 @@ import argparse
 import ipaddress
 import json
 import re
+import os
 import sys
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import pylib  # noqa: E402
 
 SUBNET = ipaddress.ip_network("10.231.0.0/24")
 
 
-class Checker:
-    def __init__(self):
-        self.passed = 0
-        self.failed = 0
-
-    def check(self, ok, desc, detail=""):
-        if ok:
-            self.passed += 1
-            print(f"ok   - {desc}" + (f" ({detail})" if detail else ""))
-        else:
-            self.failed += 1
-            print(f"FAIL - {desc}" + (f": {detail}" if detail else ""))
-        return ok
-
-    @staticmethod
-    def note(text):
-        print(f"     note: {text}")
-
-    def finish(self):
-        print(f"{self.passed} passed, {self.failed} failed")
-        return 1 if self.failed else 0
+Checker = pylib.Checker
 
 
 def load(path):

@@ -1,6 +1,58 @@
 # SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
-"""Helpers shared by the test checkers (stdlib only)."""
+"""Helpers shared by the test checkers and cluster scripts (stdlib only)."""
+import json
 import os
+import sys
+
+
+class Checker:
+    """Counts checks and prints "ok   - DESC" / "FAIL - DESC: detail"."""
+
+    def __init__(self):
+        self.passed = 0
+        self.failed = 0
+
+    def check(self, ok, desc, detail=""):
+        if ok:
+            self.passed += 1
+            print(f"ok   - {desc}" + (f" ({detail})" if detail else ""))
+        else:
+            self.failed += 1
+            print(f"FAIL - {desc}" + (f": {detail}" if detail else ""))
+        return ok
+
+    @staticmethod
+    def note(text):
+        print(f"     note: {text}")
+
+    def invariants(self, report, tag=""):
+        for ok, desc, detail in report_invariants(report, tag):
+            self.check(ok, desc, detail)
+
+    def finish(self):
+        print(f"{self.passed} passed, {self.failed} failed")
+        return 1 if self.failed else 0
+
+
+def load_json(path, what="file"):
+    """A JSON file, or exit 2 with one FAIL line."""
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except (OSError, ValueError) as e:
+        print(f"FAIL - cannot read {what} {path}: {e}")
+        sys.exit(2)
+
+
+def proc_stat_fields(pid):
+    """/proc/PID/stat fields after the comm (state first), or None."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            data = f.read()
+    except OSError:
+        return None
+    # comm may contain spaces and parentheses: split after the last ')'.
+    return data[data.rfind(")") + 2:].split()
 
 
 def pid_max():

@@ -53,9 +53,11 @@ struct top_state {
 
 static volatile sig_atomic_t stop_signals;
 
+/* As record: the first signal stops cleanly, a second exits at once. */
 static void on_stop(int sig)
 {
-	stop_signals = 1;
+	if (++stop_signals > 1)
+		_exit(128 + sig);
 }
 
 static void usage(FILE *f)

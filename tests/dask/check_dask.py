@@ -33,24 +33,8 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 import pylib  # noqa: E402
 
 
-class Checker:
-    def __init__(self):
-        self.passed = 0
-        self.failed = 0
-
-    def check(self, ok, desc, detail=""):
-        if ok:
-            self.passed += 1
-            print(f"ok   - {desc}")
-        else:
-            self.failed += 1
-            print(f"FAIL - {desc}" + (f": {detail}" if detail else ""))
-        return ok
-
-
-def load(path):
-    with open(path) as f:
-        return json.load(f)
+Checker = pylib.Checker
+load = pylib.load_json
 
 
 def dask_pairs(doc):
@@ -172,10 +156,8 @@ def main(argv=None):
     check_endpoints(c, rep, cl)
     check_flows(c, rep, cl, dk, a.tolerance)
     check_totals(c, rep)
-    for good, desc, detail in pylib.report_invariants(rep):
-        c.check(good, desc, detail)
-    print(f"{c.passed} passed, {c.failed} failed")
-    return 1 if c.failed else 0
+    c.invariants(rep)
+    return c.finish()
 
 
 if __name__ == "__main__":

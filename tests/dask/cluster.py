@@ -36,6 +36,8 @@ import os
 import signal
 import subprocess
 import sys
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+import pylib  # noqa: E402
 import time
 
 PY = "/usr/bin/python3"
@@ -44,25 +46,13 @@ SCHEMA = "xfertrace.dask-cluster/1"
 
 def proc_start_time(pid):
     """Start time (clock ticks since boot) of pid, or None if it is gone."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            data = f.read()
-    except OSError:
-        return None
-    # comm may contain spaces and parentheses: split after the last ')'.
-    fields = data[data.rfind(")") + 2:].split()
-    if fields[0] == "Z":
-        return None
-    return int(fields[19])
+    f = pylib.proc_stat_fields(pid)
+    return None if not f or f[0] == "Z" else int(f[19])
 
 
 def proc_ppid(pid):
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            data = f.read()
-    except OSError:
-        return None
-    return int(data[data.rfind(")") + 2:].split()[1])
+    f = pylib.proc_stat_fields(pid)
+    return None if not f else int(f[1])
 
 
 def write_state(path, state):
@@ -302,20 +292,18 @@ def cmd_addr(args):
     return 0
 
 
-def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    sub = ap.add_subparsers(dest="cmd", required=True)
+def add_commands(sub, start_fn, nanny_default):
+    """start, stop and addr subcommands (shared with netns/cluster_ns.py)."""
     s = sub.add_parser("start")
     s.add_argument("--workers", type=int, required=True)
     s.add_argument("--state", required=True)
     s.add_argument("--nanny", action=argparse.BooleanOptionalAction,
-                   default=True)
-    s.add_argument("--host", default="127.0.0.1")
+                   default=nanny_default)
     s.add_argument("--logdir")
     s.add_argument("--timeout", type=float, default=60.0)
     s.add_argument("--memory-limit", default="0",
                    help="per worker; 0 = no memory management (default)")
-    s.set_defaults(fn=cmd_start)
+    s.set_defaults(fn=start_fn)
     t = sub.add_parser("stop")
     t.add_argument("--state", required=True)
     t.add_argument("--timeout", type=float, default=10.0)
@@ -323,6 +311,14 @@ def main(argv=None):
     a = sub.add_parser("addr")
     a.add_argument("--state", required=True)
     a.set_defaults(fn=cmd_addr)
+    return s
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    s = add_commands(sub, cmd_start, True)
+    s.add_argument("--host", default="127.0.0.1")
     args = ap.parse_args(argv)
     if args.cmd == "start" and args.workers < 1:
         ap.error("--workers must be >= 1")
