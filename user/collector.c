@@ -1190,32 +1190,63 @@ static __u64 clock_offset(void)
 	return off;
 }
 
+/*
+ * Which hook each BPF program serves: the chosen step of its concern's
+ * ladder (probe.c) loads, the others stay out. abi picks one of the two
+ * tcp_recvmsg signatures (0: either).
+ */
+static const struct prog_use {
+	const char *name;
+	enum xt_concern c;
+	enum xt_hook h;
+	int abi;		/* 1: 5.19+ tcp_recvmsg, 2: older */
+} prog_uses[] = {
+	{ "send_btf", XT_C_SOCK, XT_HOOK_TP_BTF },
+	{ "recv_btf", XT_C_SOCK, XT_HOOK_TP_BTF },
+	{ "send_raw", XT_C_SOCK, XT_HOOK_RAW_TP },
+	{ "recv_raw", XT_C_SOCK, XT_HOOK_RAW_TP },
+	{ "send_fexit", XT_C_SOCK, XT_HOOK_FEXIT },
+	{ "recv_fexit", XT_C_SOCK, XT_HOOK_FEXIT, 1 },
+	{ "recv_fexit_old", XT_C_SOCK, XT_HOOK_FEXIT, 2 },
+	{ "send_kprobe", XT_C_SOCK, XT_HOOK_KPROBE },
+	{ "send_kretprobe", XT_C_SOCK, XT_HOOK_KPROBE },
+	{ "recv_kprobe", XT_C_SOCK, XT_HOOK_KPROBE },
+	{ "recv_kretprobe", XT_C_SOCK, XT_HOOK_KPROBE },
+	{ "state_btf", XT_C_STATE, XT_HOOK_TP_BTF },
+	{ "state_raw", XT_C_STATE, XT_HOOK_RAW_TP },
+	{ "switch_btf", XT_C_SCHED, XT_HOOK_TP_BTF },
+	{ "switch_raw", XT_C_SCHED, XT_HOOK_RAW_TP },
+	{ "exec_btf", XT_C_SCHED, XT_HOOK_TP_BTF },
+	{ "exec_raw", XT_C_SCHED, XT_HOOK_RAW_TP },
+};
+
+/* Does the program serve a chosen hook? -ENOENT if it is not listed. */
+static int prog_wanted(const char *name, const struct xt_hooks *h)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(prog_uses) / sizeof(prog_uses[0]); i++) {
+		const struct prog_use *u = &prog_uses[i];
+
+		if (strcmp(u->name, name))
+			continue;
+		return h->use[u->c] == u->h &&
+		       (!u->abi || u->abi == (h->recv_old_abi ? 2 : 1));
+	}
+	return -ENOENT;
+}
+
+/* Programs not in the table (iterators) are set here by name. */
 static void set_autoload(struct xfertrace_bpf *s, const struct xt_hooks *h)
 {
-	enum xt_hook sk = h->use[XT_C_SOCK], st = h->use[XT_C_STATE];
-	enum xt_hook sc = h->use[XT_C_SCHED];
+	struct bpf_program *prog;
+	int want;
 
-	bpf_program__set_autoload(s->progs.send_btf, sk == XT_HOOK_TP_BTF);
-	bpf_program__set_autoload(s->progs.recv_btf, sk == XT_HOOK_TP_BTF);
-	bpf_program__set_autoload(s->progs.send_raw, sk == XT_HOOK_RAW_TP);
-	bpf_program__set_autoload(s->progs.recv_raw, sk == XT_HOOK_RAW_TP);
-	bpf_program__set_autoload(s->progs.send_fexit, sk == XT_HOOK_FEXIT);
-	bpf_program__set_autoload(s->progs.recv_fexit,
-				  sk == XT_HOOK_FEXIT && !h->recv_old_abi);
-	bpf_program__set_autoload(s->progs.recv_fexit_old,
-				  sk == XT_HOOK_FEXIT && h->recv_old_abi);
-	bpf_program__set_autoload(s->progs.send_kprobe, sk == XT_HOOK_KPROBE);
-	bpf_program__set_autoload(s->progs.send_kretprobe,
-				  sk == XT_HOOK_KPROBE);
-	bpf_program__set_autoload(s->progs.recv_kprobe, sk == XT_HOOK_KPROBE);
-	bpf_program__set_autoload(s->progs.recv_kretprobe,
-				  sk == XT_HOOK_KPROBE);
-	bpf_program__set_autoload(s->progs.state_btf, st == XT_HOOK_TP_BTF);
-	bpf_program__set_autoload(s->progs.state_raw, st == XT_HOOK_RAW_TP);
-	bpf_program__set_autoload(s->progs.switch_btf, sc == XT_HOOK_TP_BTF);
-	bpf_program__set_autoload(s->progs.switch_raw, sc == XT_HOOK_RAW_TP);
-	bpf_program__set_autoload(s->progs.exec_btf, sc == XT_HOOK_TP_BTF);
-	bpf_program__set_autoload(s->progs.exec_raw, sc == XT_HOOK_RAW_TP);
+	bpf_object__for_each_program(prog, s->obj) {
+		want = prog_wanted(bpf_program__name(prog), h);
+		if (want >= 0)
+			bpf_program__set_autoload(prog, want);
+	}
 	bpf_program__set_autoload(s->progs.dump_listeners,
 				  h->discovery == XT_DISC_ITER);
 	bpf_program__set_autoload(s->progs.dump_conns,

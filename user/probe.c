@@ -29,19 +29,39 @@ static const char *const concern_names[XT_C_MAX] = {
 	[XT_C_SCHED] = "cpu",
 };
 
-/* Tracepoint (for tp_btf/raw_tp) or function (fexit/kprobe) per concern. */
-static const char *const concern_tp[XT_C_MAX] = {
-	[XT_C_SOCK] = "sock_send_length",
-	[XT_C_STATE] = "inet_sock_set_state",
-	[XT_C_SCHED] = "sched_switch",
+/*
+ * The fallback ladder, the one list of hooks: each concern's steps in
+ * order of preference, with the tracepoint (tp_btf, raw_tp) or kernel
+ * function (fexit, kprobe) each attaches to. walk(), `check` and the
+ * collector's autoload table follow it.
+ */
+static const struct step {
+	enum xt_concern c;
+	enum xt_hook h;
+	const char *target;
+} ladder[] = {
+	{ XT_C_SOCK, XT_HOOK_TP_BTF, "sock_send_length" },
+	{ XT_C_SOCK, XT_HOOK_RAW_TP, "sock_send_length" },
+	{ XT_C_SOCK, XT_HOOK_FEXIT, "tcp_sendmsg" },
+	{ XT_C_SOCK, XT_HOOK_KPROBE, "tcp_sendmsg" },
+	{ XT_C_STATE, XT_HOOK_TP_BTF, "inet_sock_set_state" },
+	{ XT_C_STATE, XT_HOOK_RAW_TP, "inet_sock_set_state" },
+	{ XT_C_SCHED, XT_HOOK_TP_BTF, "sched_switch" },
+	{ XT_C_SCHED, XT_HOOK_RAW_TP, "sched_switch" },
 };
 
-static const enum xt_hook ladder[XT_C_MAX][4] = {
-	[XT_C_SOCK] = { XT_HOOK_TP_BTF, XT_HOOK_RAW_TP, XT_HOOK_FEXIT,
-			XT_HOOK_KPROBE },
-	[XT_C_STATE] = { XT_HOOK_TP_BTF, XT_HOOK_RAW_TP },
-	[XT_C_SCHED] = { XT_HOOK_TP_BTF, XT_HOOK_RAW_TP },
-};
+#define N_STEPS ((int)(sizeof(ladder) / sizeof(ladder[0])))
+
+/* The step of concern c with hook h, or NULL if h is not on its ladder. */
+static const struct step *step_of(enum xt_concern c, enum xt_hook h)
+{
+	int i;
+
+	for (i = 0; i < N_STEPS; i++)
+		if (ladder[i].c == c && ladder[i].h == h)
+			return &ladder[i];
+	return NULL;
+}
 
 const char *hook_name(enum xt_hook h)
 {
@@ -250,8 +270,9 @@ static int load_trivial(enum bpf_prog_type type, enum bpf_attach_type att,
 }
 
 /* Load and attach a do-nothing program; 0 if it works, else -errno. */
-static int try_hook(enum xt_hook h, const char *tp, const char *func)
+static int try_hook(enum xt_hook h, const char *target)
 {
+	const char *tp = target, *func = target;
 	char name[128];
 	int id, fd, lfd = -1, err = 0;
 
@@ -299,11 +320,6 @@ static int try_hook(enum xt_hook h, const char *tp, const char *func)
 	return err;
 }
 
-static const char *hook_func(enum xt_concern c)
-{
-	return c == XT_C_SOCK ? "tcp_sendmsg" : NULL;
-}
-
 static const char *why(int err)
 {
 	switch (err) {
@@ -320,35 +336,25 @@ static const char *why(int err)
 	}
 }
 
-static bool hook_allowed(enum xt_concern c, enum xt_hook h)
-{
-	int i;
-
-	for (i = 0; i < 4; i++)
-		if (ladder[c][i] == h)
-			return true;
-	return false;
-}
-
 static enum xt_hook walk(enum xt_concern c, enum xt_hook want, FILE *log)
 {
-	enum xt_hook order[5];
+	const struct step *order[N_STEPS + 1];
 	int i, n = 0, err;
 
-	if (want && hook_allowed(c, want))
-		order[n++] = want;
-	for (i = 0; i < 4; i++)
-		if (ladder[c][i] && ladder[c][i] != want)
-			order[n++] = ladder[c][i];
+	if (want && step_of(c, want))
+		order[n++] = step_of(c, want);
+	for (i = 0; i < N_STEPS; i++)
+		if (ladder[i].c == c && ladder[i].h != want)
+			order[n++] = &ladder[i];
 	for (i = 0; i < n; i++) {
-		err = try_hook(order[i], concern_tp[c], hook_func(c));
+		err = try_hook(order[i]->h, order[i]->target);
 		if (!err)
-			return order[i];
+			return order[i]->h;
 		if (log)
 			fprintf(log, "xfertrace: %s: %s unavailable (%s)%s%s\n",
-				concern_names[c], hook_names[order[i]],
+				concern_names[c], hook_names[order[i]->h],
 				why(err), i + 1 < n ? ", trying " : "",
-				i + 1 < n ? hook_names[order[i + 1]] : "");
+				i + 1 < n ? hook_names[order[i + 1]->h] : "");
 	}
 	return XT_HOOK_NONE;
 }
@@ -444,11 +450,12 @@ int probe__privileges(void)
 /* A forced hook that this kernel cannot take: error under strict. */
 static int strict_hook(const struct xt_paths *want, enum xt_concern c)
 {
+	const struct step *st = step_of(c, want->hook);
 	int err;
 
-	if (!want->hook || !hook_allowed(c, want->hook))
+	if (!want->hook || !st)
 		return 0;
-	err = try_hook(want->hook, concern_tp[c], hook_func(c));
+	err = try_hook(st->h, st->target);
 	if (!err)
 		return 0;
 	p_err("%s: the %s path cannot load on this kernel (%s); drop --strict to fall back",
@@ -553,12 +560,6 @@ int hooks__choose(const struct xt_paths *want, struct xt_hooks *out,
 
 int hooks__report(FILE *f)
 {
-	static const char *const check[XT_C_MAX][4] = {
-		[XT_C_SOCK] = { "sock_send_length", "sock_send_length",
-				"tcp_sendmsg", "tcp_sendmsg" },
-		[XT_C_STATE] = { "inet_sock_set_state", "inet_sock_set_state" },
-		[XT_C_SCHED] = { "sched_switch", "sched_switch" },
-	};
 	struct xt_paths want = {};
 	struct xt_hooks hk;
 	int c, i, err;
@@ -568,15 +569,13 @@ int hooks__report(FILE *f)
 		return err;
 	fprintf(f, "%-10s %-8s %-22s %s\n", "CONCERN", "HOOK", "TARGET",
 		"STATUS");
-	for (c = 0; c < XT_C_MAX; c++)
-		for (i = 0; i < 4 && ladder[c][i]; i++) {
-			enum xt_hook h = ladder[c][i];
-			int e = try_hook(h, concern_tp[c], hook_func(c));
+	for (i = 0; i < N_STEPS; i++) {
+		int e = try_hook(ladder[i].h, ladder[i].target);
 
-			fprintf(f, "%-10s %-8s %-22s %s\n", concern_names[c],
-				hook_names[h], check[c][i],
-				e ? why(e) : "ok");
-		}
+		fprintf(f, "%-10s %-8s %-22s %s\n", concern_names[ladder[i].c],
+			hook_names[ladder[i].h], ladder[i].target,
+			e ? why(e) : "ok");
+	}
 	err = paths__from_env(&want);
 	if (!err)
 		err = hooks__choose(&want, &hk, NULL);
