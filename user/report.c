@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "commands.h"
+#include "export.h"	/* --format html|perfetto|md|csv, -o */
 #include "model.h"
 #include "report.h"
 #include "trace.h"
@@ -117,7 +118,7 @@ static int cmp_flow(const void *a, const void *b)
 }
 
 /* Processes worth listing: they moved bytes, listen, or used CPU. */
-static bool proc_listed(const struct mproc *p)
+bool report__proc_listed(const struct mproc *p)
 {
 	return p->tx_bytes || p->rx_bytes || p->n_listens || p->cpu_ns;
 }
@@ -171,7 +172,7 @@ json_t *report__workers_json(const struct model *m, const char *filter_role)
 		const struct mproc *p = m->procs[i];
 		json_t *eps = json_array(), *ths = json_array(), *o;
 
-		if (!proc_listed(p))
+		if (!report__proc_listed(p))
 			continue;
 		if (filter_role && strcmp(p->role, filter_role))
 			continue;
@@ -301,7 +302,7 @@ static void print_text(FILE *f, const struct model *m,
 	for (i = 0; i < m->n_procs; i++) {
 		const struct mproc *p = m->procs[i];
 
-		if (!proc_listed(p))
+		if (!report__proc_listed(p))
 			continue;
 		/* Keep the table readable on a busy node. */
 		if (!strcmp(p->role, "other") && !p->tx_bytes &&
@@ -345,7 +346,8 @@ static void print_text(FILE *f, const struct model *m,
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: xfertrace report FILE [--format text|json]\n");
+	fprintf(f, "usage: xfertrace report FILE [--format text|json|html|perfetto|md|csv]\n"
+		"                        [-o FILE] [--table trials|intervals|flows]\n");
 	/* trials (docs/attribution.md) */
 	fprintf(f, "                        [--marks FILE|-] [--skew-ms MS]\n"
 		"       xfertrace report --compare A B [--marks-a FILE] [--marks-b FILE]\n"
@@ -354,7 +356,7 @@ static void usage(FILE *f)
 
 /* trials: --marks, --compare (docs/attribution.md) */
 static int report_trials(const char *path, const struct model *m,
-			 const struct trials_opts *to, json_t *root)
+			 const struct trials_opts *to, json_t *root, FILE *f)
 {
 	struct trials *t;
 
@@ -365,7 +367,7 @@ static int report_trials(const char *path, const struct model *m,
 	if (root)
 		trials__add_json(t, root);
 	else
-		trials__print(t, stdout);
+		trials__print(t, f);
 	trials__free(t);
 	return 0;
 }
@@ -381,10 +383,15 @@ int cmd_report(int argc, char **argv)
 		{ "marks-a", required_argument, NULL, 'A' },
 		{ "marks-b", required_argument, NULL, 'B' },
 		{ "skew-ms", required_argument, NULL, 'S' },
+		/* exports (export.h) */
+		{ "output", required_argument, NULL, 'o' },
+		{ "table", required_argument, NULL, 'T' },
 		{},
 	};
 	struct trials_opts to = {}, toa = {}, tob = {};	/* trials */
 	const char *path = NULL, *fmt = "text", *cmp_a = NULL;
+	const char *out = NULL, *table = NULL;	/* exports */
+	struct xt_out o;
 	__u64 skew_ms;
 	struct load_info li;
 	struct model *m;
@@ -393,7 +400,7 @@ int cmd_report(int argc, char **argv)
 
 	optind = 1;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "f:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "f:ho:", opts, NULL)) != -1) {
 		switch (c) {
 		case 'f':
 			fmt = optarg;
@@ -401,6 +408,12 @@ int cmd_report(int argc, char **argv)
 		case 'h':
 			usage(stdout);
 			return 0;
+		case 'o':	/* exports */
+			out = optarg;
+			break;
+		case 'T':
+			table = optarg;
+			break;
 		/* trials (docs/attribution.md) */
 		case 'm':
 			to.marks_path = optarg;
@@ -429,8 +442,16 @@ int cmd_report(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (strcmp(fmt, "text") && strcmp(fmt, "json")) {
-		p_err("report: --format must be text or json, not '%s'", fmt);
+	if (strcmp(fmt, "text") && strcmp(fmt, "json") &&
+	    !export__is_format(fmt)) {
+		p_err("report: --format must be text, json, html, perfetto, md or csv, not '%s'",
+		      fmt);
+		return 2;
+	}
+	if (!strcmp(fmt, "csv") != !!table || (table &&
+	    strcmp(table, "trials") && strcmp(table, "intervals") &&
+	    strcmp(table, "flows"))) {
+		p_err("report: --format csv takes --table trials|intervals|flows (and only csv does)");
 		return 2;
 	}
 	/* trials: --compare A B */
@@ -439,8 +460,8 @@ int cmd_report(int argc, char **argv)
 			p_err("report: --compare takes two trace files, A B (marks: --marks-a, --marks-b)");
 			return 2;
 		}
-		return trials__compare(cmp_a, argv[optind], &toa, &tob,
-				       !strcmp(fmt, "json"));
+		return compare__run(cmp_a, argv[optind], &toa, &tob, fmt,
+				    out);
 	}
 	if (toa.marks_path || tob.marks_path) {
 		p_err("report: --marks-a and --marks-b go with --compare A B");
@@ -456,23 +477,29 @@ int cmd_report(int argc, char **argv)
 	if (err)
 		return 1;
 	report__sort(m);
+	if (export__is_format(fmt)) {	/* exports */
+		err = export__run(path, m, &li, &to, fmt, table, out);
+		model__free(m);
+		return err ? 1 : 0;
+	}
+	if (out__open(&o, out)) {
+		model__free(m);
+		return 1;
+	}
+	err = 0;
 	if (!strcmp(fmt, "json")) {
 		root = report__json(m, &li);
-		if (report_trials(path, m, &to, root)) {	/* trials */
-			json_decref(root);
-			model__free(m);
-			return 1;
-		}
-		json_dumpf(root, stdout, JSON_INDENT(1) | JSON_PRESERVE_ORDER);
-		fputc('\n', stdout);
+		err = report_trials(path, m, &to, root, o.f);	/* trials */
+		if (!err && json_dumpf(root, o.f, JSON_INDENT(1) |
+				       JSON_PRESERVE_ORDER))
+			err = -EIO;
+		if (!err)
+			fputc('\n', o.f);
 		json_decref(root);
 	} else {
-		print_text(stdout, m, &li);
-		if (report_trials(path, m, &to, NULL)) {	/* trials */
-			model__free(m);
-			return 1;
-		}
+		print_text(o.f, m, &li);
+		err = report_trials(path, m, &to, NULL, o.f);	/* trials */
 	}
 	model__free(m);
-	return fflush(stdout) ? 1 : 0;
+	return out__close(&o, err) ? 1 : 0;
 }
