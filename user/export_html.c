@@ -178,9 +178,8 @@ static double trials_ymax(const json_t *arr)
 
 static int trials_chart(struct h *h, const json_t *arr, double ymax)
 {
-	static const char *const names[] = { "compute CPU", "communication CPU",
-					     "transfer (waiting for inputs)",
-					     "idle (rest of wall time)" };
+	static const char *const names[] = { "compute CPU", "comm CPU",
+					     "transfer", "idle" };
 	static const int colors[] = { C_COMPUTE, C_COMM, C_XFER, C_IDLE };
 	struct svg_axis x = { 0, json_array_size(arr), "trial (number, in start order)",
 			      true };

@@ -204,13 +204,17 @@ static void cmp_row(FILE *f, const json_t *cmp, const char *label,
 		    const char *key, const struct md_fmt *fm)
 {
 	const json_t *a = json_object_get(cmp, "a"), *b = json_object_get(cmp, "b");
+	double r;
 
 	fprintf(f, "| %s | ", label);
 	md_num(f, jd(a, key), fm);
 	fputs(" | ", f);
 	md_num(f, jd(b, key), fm);
 	fputs(" | ", f);
-	md_num(f, jd(json_object_get(cmp, "ratios"), key), &F_X);
+	r = jd(json_object_get(cmp, "ratios"), key);
+	if (!json_object_get(json_object_get(cmp, "ratios"), key))
+		r = jd(a, key) > 0 ? jd(b, key) / jd(a, key) : NAN;	/* B/A */
+	md_num(f, r, &F_X);
 	fprintf(f, " | `%s` |\n", key);
 }
 
