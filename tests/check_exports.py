@@ -287,8 +287,10 @@ def check_html(a, rep):
         figs.append(f"{dg['trials']}</b>")
         figs.append(f"{dg['transfer_share'] * 100:.1f}%")
         figs.append(f"{dg['sim_ms_p50']:.1f} ms / {dg['sim_ms_p95']:.1f} ms")
+    # one timeline per worker of the marks' cluster (per worker without marks)
+    local = {w["endpoint"] for w in (dg or {}).get("workers", []) if w["local"]}
     for w in rep["workers"]:
-        if w["role"] == "worker":
+        if w["role"] == "worker" and (not local or w["endpoint"] in local):
             figs.append(w["endpoint"] + " (worker, pid " + str(w["pid"]) + ")")
     for k in rep["drops"]:
         figs.append(f"<td>{k}</td><td>{rep['drops'][k] if not isinstance(rep['drops'][k], bool) else ('yes' if rep['drops'][k] else 'no')}</td>")

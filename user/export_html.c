@@ -48,11 +48,49 @@ struct h {
 	double y_bytes, y_cpu;	/* fixed scales for side-by-side, or 0 */
 	int width;
 	const char *tag;	/* "" or "A"/"B": element id suffix */
+	json_t *focus;		/* endpoints the charts show; NULL: all */
 };
 
 static void esc(FILE *f, const char *s)
 {
 	svg__escape(f, s);
+}
+
+static bool in_focus(const struct h *h, const char *endpoint)
+{
+	return !h->focus || json_object_get(h->focus, endpoint);
+}
+
+/*
+ * The cluster the marks are about: their workers, those workers'
+ * scheduler and every process of that scheduler (clients, nannies); other
+ * processes on the node stay in the tables but out of the charts.
+ */
+static void make_focus(struct h *h)
+{
+	const json_t *root = h->d->root, *w;
+	json_t *scheds = json_object();
+	size_t k;
+
+	h->focus = NULL;
+	json_array_foreach(json_object_get(h->dg, "workers"), k, w)
+		if (json_is_true(json_object_get(w, "local"))) {
+			if (!h->focus)
+				h->focus = json_object();
+			json_object_set_new(h->focus, js(w, "endpoint"), json_true());
+		}
+	if (!h->focus || !scheds) {
+		json_decref(scheds);
+		return;
+	}
+	json_array_foreach(json_object_get(root, "workers"), k, w)
+		if (json_object_get(h->focus, js(w, "endpoint")) && *js(w, "scheduler"))
+			json_object_set_new(scheds, js(w, "scheduler"), json_true());
+	json_array_foreach(json_object_get(root, "workers"), k, w)
+		if (json_object_get(scheds, js(w, "scheduler")) ||
+		    json_object_get(scheds, js(w, "endpoint")))
+			json_object_set_new(h->focus, js(w, "endpoint"), json_true());
+	json_decref(scheds);
 }
 
 static void card(struct h *h, const char *label, const char *value)
@@ -228,7 +266,8 @@ static void trials_table(struct h *h, const json_t *arr)
 }
 
 /* Endpoints of the heatmap: listed processes first, then remote ends. */
-static int heat_names(const json_t *root, const char **names)
+static int heat_names(const struct h *h, const json_t *root,
+		      const char **names)
 {
 	const json_t *o;
 	int n = 0, i;
@@ -237,11 +276,14 @@ static int heat_names(const json_t *root, const char **names)
 
 	json_array_foreach(json_object_get(root, "workers"), k, o)
 		if (n < H_HEAT_MAX && (jd(o, "tx_bytes") > 0 ||
-				       jd(o, "rx_bytes") > 0))
+				       jd(o, "rx_bytes") > 0) &&
+		    in_focus(h, js(o, "endpoint")))
 			names[n++] = js(o, "endpoint");
 	json_array_foreach(json_object_get(root, "flows"), k, o) {
 		nm[0] = js(o, "src");
 		nm[1] = js(o, "dst");
+		if (!in_focus(h, nm[0]) && !in_focus(h, nm[1]))
+			continue;
 		for (int j = 0; j < 2; j++) {
 			for (i = 0; i < n && strcmp(names[i], nm[j]); i++)
 				;
@@ -265,7 +307,7 @@ static int name_idx(const char **names, int n, const char *s)
 static int heatmap(struct h *h, const json_t *root, double lo, double hi)
 {
 	const char *names[H_HEAT_MAX];
-	int n = heat_names(root, names), i, j, cell;
+	int n = heat_names(h, root, names), i, j, cell;
 	double *v = calloc((size_t)n * n + 1, sizeof(*v));
 	const json_t *o;
 	struct svg *s;
@@ -294,13 +336,14 @@ static int heatmap(struct h *h, const json_t *root, double lo, double hi)
 	return svg__end(s);
 }
 
-static void heat_minmax(const json_t *root, double *lo, double *hi)
+static void heat_minmax(const struct h *h, double *lo, double *hi)
 {
 	const json_t *o;
 	size_t k;
 
-	json_array_foreach(json_object_get(root, "flows"), k, o)
-		if (jd(o, "bytes") > 0) {
+	json_array_foreach(json_object_get(h->d->root, "flows"), k, o)
+		if (jd(o, "bytes") > 0 && (in_focus(h, js(o, "src")) ||
+					   in_focus(h, js(o, "dst")))) {
 			*lo = *lo > 0 ? fmin(*lo, jd(o, "bytes")) : jd(o, "bytes");
 			*hi = fmax(*hi, jd(o, "bytes"));
 		}
@@ -325,9 +368,9 @@ static void flows_table(struct h *h)
 
 /* ---- timelines ---- */
 
-static bool timeline_row(const struct xs_row *r)
+static bool timeline_row(const struct h *h, const struct xs_row *r)
 {
-	return !strcmp(r->p->role, "worker");
+	return !strcmp(r->p->role, "worker") && in_focus(h, r->p->name);
 }
 
 /* Down-sample v (per bin) into at most H_POINTS rates; x in s since t0. */
@@ -421,39 +464,64 @@ static int timeline(struct h *h, const struct xs_row *r, double *x, double *y)
 	return svg__end(s);
 }
 
-/* Trials as bars in lanes over the same time axis as the timelines. */
-static int trial_lanes(struct h *h)
+/* Lane of each trial: the first whose last trial ended before it began. */
+static int lanes_of(struct h *h, const json_t *arr, int *lane)
 {
-	static const char *const names[] = { "trial (start to end)" };
-	static const int colors[] = { SVG_PURPLE };
-	const json_t *arr = json_object_get(h->d->root, "trials"), *t;
-	struct svg_axis ax = { 0, h->t1 - h->t0, "time since the trace started (s)" };
-	struct svg_axis ay = { 0, 1, "trials" };
 	double ends[16] = {};
-	char tip[200];
-	struct svg *s;
+	const json_t *t;
+	int l, n = 0;
 	size_t k;
-	int l;
 
-	s = svg__begin(h->f, h->width, 130, "Trials over time",
-		       "Each bar is one trial from its start to its end (marks); overlapping trials are drawn in separate lanes.");
-	if (!s)
-		return -ENOMEM;
-	svg__margins(s, 64, 20, 54, 36);
-	svg__legend(s, 1, names, colors, NULL);
-	svg__axes(s, &ax, &ay);
 	json_array_foreach(arr, k, t) {
-		double a = jd(t, "start_unix") - h->t0, b = jd(t, "end_unix") - h->t0;
+		double a = jd(t, "start_unix"), b = jd(t, "end_unix");
 
+		lane[k] = -1;
 		if (isnan(a) || isnan(b))
 			continue;
 		for (l = 0; l < 15 && ends[l] > a; l++)
 			;
 		ends[l] = fmax(ends[l], b);
-		snprintf(tip, sizeof(tip), "%s: %.3f s to %.3f s", js(t, "id"), a, b);
-		svg__band(s, a, b, 1 - (l + 0.9) / 16, 1 - (l + 0.1) / 16,
-			  SVG_PURPLE, 0.8, tip);
+		lane[k] = l;
+		n = l + 1 > n ? l + 1 : n;
 	}
+	return n;
+}
+
+/* Trials as bars in lanes over the same time axis as the timelines. */
+static int trial_lanes(struct h *h)
+{
+	static const char *const names[] = { "trial (start to end)",
+					     "next trial in the lane" };
+	static const int colors[] = { SVG_PURPLE, SVG_BLUE };
+	const json_t *arr = json_object_get(h->d->root, "trials"), *t;
+	struct svg_axis ax = { 0, h->t1 - h->t0, "time since the trace started (s)" };
+	struct svg_axis ay = { 0, 1, "" };	/* lanes: no scale */
+	int *lane = calloc(json_array_size(arr) + 1, sizeof(int)), n;
+	int nth[16] = {};	/* trials drawn per lane: alternate colours */
+	char tip[200];
+	struct svg *s;
+	size_t k;
+
+	s = lane ? svg__begin(h->f, h->width, 130, "Trials over time",
+			      "Each bar is one trial from its start to its end (marks); overlapping trials are drawn in separate lanes, alternating colours.") : NULL;
+	if (!s) {
+		free(lane);
+		return -ENOMEM;
+	}
+	n = lanes_of(h, arr, lane);
+	svg__margins(s, 64, 20, 54, 36);
+	svg__legend(s, 2, names, colors, NULL);
+	svg__axes(s, &ax, &ay);
+	json_array_foreach(arr, k, t) {
+		double a = jd(t, "start_unix") - h->t0, b = jd(t, "end_unix") - h->t0;
+
+		if (lane[k] < 0)
+			continue;
+		snprintf(tip, sizeof(tip), "%s: %.3f s to %.3f s", js(t, "id"), a, b);
+		svg__band(s, a, b, 1 - (lane[k] + 0.9) / n, 1 - (lane[k] + 0.1) / n,
+			  nth[lane[k]]++ % 2 ? SVG_BLUE : SVG_PURPLE, 0.85, tip);
+	}
+	free(lane);
 	return svg__end(s);
 }
 
@@ -467,7 +535,7 @@ static void timeline_scales(struct h *h, double *x, double *y)
 	if (h->y_bytes > 0)
 		return;
 	for (i = 0; i < s->n_rows; i++)
-		if (timeline_row(&s->rows[i]))
+		if (timeline_row(h, &s->rows[i]))
 			rate_max(h, &s->rows[i], x, y, &h->y_bytes, &h->y_cpu);
 	h->y_bytes = h->y_bytes > 0 ? h->y_bytes * 1.05 : 1;
 	h->y_cpu = h->y_cpu > 0 ? h->y_cpu * 1.05 : 100;
@@ -487,7 +555,7 @@ static int timelines(struct h *h)
 	if (!err && json_object_get(h->d->root, "trials"))
 		err = trial_lanes(h);
 	for (i = 0; i < s->n_rows && !err && n < H_TIMELINES; i++)
-		if (timeline_row(&s->rows[i])) {
+		if (timeline_row(h, &s->rows[i])) {
 			err = timeline(h, &s->rows[i], x, y);
 			n++;
 		}
@@ -670,8 +738,8 @@ static int heat_section(struct h *h, double lo, double hi)
 {
 	int err;
 
-	fprintf(h->f, "<section id=\"heatmap%s\"><h2>Who sent bytes to whom</h2>\n<p class=\"note\">TCP bytes each process sent to each other endpoint over the whole trace, counted by the kernel at the sender (at the receiver when the sender is on another node).</p>\n",
-		h->tag);
+	fprintf(h->f, "<section id=\"heatmap%s\"><h2>Who sent bytes to whom</h2>\n<p class=\"note\">TCP bytes each process sent to each other endpoint over the whole trace, counted by the kernel at the sender (at the receiver when the sender is on another node).%s</p>\n",
+		h->tag, h->focus ? " Shown: the Dask cluster the marks name (its workers, scheduler, nannies and clients); the flows table lists every process on the node." : "");
 	err = heatmap(h, h->d->root, lo, hi);
 	flows_table(h);
 	fputs("</section>\n", h->f);
@@ -684,6 +752,7 @@ int export_html__write(FILE *f, const struct export_doc *d)
 		       .dg = json_object_get(d->root, "diagnostics") };
 	int err;
 
+	make_focus(&h);
 	head(f, "xfertrace report");
 	fputs("<h1>Transfer against compute: xfertrace report</h1>\n<p class=\"note\">", f);
 	esc(f, d->path);
@@ -704,6 +773,7 @@ int export_html__write(FILE *f, const struct export_doc *d)
 	fputs("</section>\n", f);
 	provenance(&h);
 	fputs("</body></html>\n", f);
+	json_decref(h.focus);
 	return err ? err : ferror(f) ? -EIO : 0;
 }
 
@@ -771,7 +841,7 @@ static int side_bandwidth(struct h *h, double *x, double *y)
 		return -ENOMEM;
 	}
 	for (i = 0; i < s->n_rows; i++)
-		for (b = 0; timeline_row(&s->rows[i]) && b < s->n_bins; b++) {
+		for (b = 0; timeline_row(h, &s->rows[i]) && b < s->n_bins; b++) {
 			rx[b] += s->rows[i].rx[b];
 			cpu[b] += s->rows[i].cpu[b];
 		}
@@ -803,7 +873,7 @@ static void side_scales(struct h *h, double *x, double *y, double *mb,
 	tot.tx = calloc(s->n_bins + 1, 8);
 	tot.cpu = calloc(s->n_bins + 1, 8);
 	for (i = 0; tot.rx && tot.tx && tot.cpu && i < s->n_rows; i++)
-		for (b = 0; timeline_row(&s->rows[i]) && b < s->n_bins; b++) {
+		for (b = 0; timeline_row(h, &s->rows[i]) && b < s->n_bins; b++) {
 			tot.rx[b] += s->rows[i].rx[b];
 			tot.cpu[b] += s->rows[i].cpu[b];
 		}
@@ -823,8 +893,8 @@ static int cmp_charts(struct h *ha, struct h *hb, double *x, double *y)
 	struct h *side[2] = { ha, hb };
 	int i, err = 0;
 
-	heat_minmax(ha->d->root, &lo, &hi);
-	heat_minmax(hb->d->root, &lo, &hi);
+	heat_minmax(ha, &lo, &hi);
+	heat_minmax(hb, &lo, &hi);
 	for (i = 0; i < 2; i++)
 		side_scales(side[i], x, y, &mb, &cp, &span);
 	for (i = 0; i < 2 && !err; i++) {
@@ -861,6 +931,8 @@ int export_html__compare(FILE *f, const struct export_doc *a,
 	double *y = calloc(H_POINTS + 1, sizeof(double));
 	int err = x && y ? 0 : -ENOMEM;
 
+	make_focus(&ha);
+	make_focus(&hb);
 	head(f, "xfertrace: Test A against Test B");
 	fputs("<h1>Test A against Test B: xfertrace report</h1>\n<p class=\"verdict\" id=\"plain\">", f);
 	fprintf(f, "Test B moved %.2f times the bytes per trial of Test A, spent %.2f times its share of wall time on transfer, and took %.2f times its wall time per trial.</p>\n",
@@ -883,5 +955,7 @@ int export_html__compare(FILE *f, const struct export_doc *a,
 	fputs("</body></html>\n", f);
 	free(x);
 	free(y);
+	json_decref(ha.focus);
+	json_decref(hb.focus);
 	return err ? err : ferror(f) ? -EIO : 0;
 }

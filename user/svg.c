@@ -164,7 +164,8 @@ void svg__axes(struct svg *s, const struct svg_axis *x,
 	s->x1 = x->hi > x->lo ? x->hi : x->lo + 1;
 	s->y0 = y->lo;
 	s->y1 = y->hi > y->lo ? y->hi : y->lo + 1;
-	y_ticks(s, s->y0, s->y1, false);
+	if (y->label && y->label[0])
+		y_ticks(s, s->y0, s->y1, false);
 	if (x->label && x->label[0]) {
 		st = tick_step(s->x0, s->x1, 8);
 		if (x->integer && st < 1)
@@ -179,7 +180,8 @@ void svg__axes(struct svg *s, const struct svg_axis *x,
 	}
 	fprintf(s->f, "<rect class=\"frame\" x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\"/>\n",
 		s->ml, s->mt, s->w - s->ml - s->mr, s->h - s->mt - s->mb);
-	axis_label(s, 14, (s->mt + s->h - s->mb) / 2.0, -90, y->label);
+	if (y->label && y->label[0])
+		axis_label(s, 14, (s->mt + s->h - s->mb) / 2.0, -90, y->label);
 }
 
 void svg__axis_right(struct svg *s, const struct svg_axis *y2)
