@@ -171,7 +171,10 @@ void svg__axes(struct svg *s, const struct svg_axis *x,
 		if (x->integer && st < 1)
 			st = 1;
 		for (v = ceil(s->x0 / st) * st; v <= s->x1 + st * 1e-9; v += st) {
-			svg__si(b, sizeof(b), fabs(v) < st * 1e-9 ? 0 : v);
+			if (x->integer)
+				snprintf(b, sizeof(b), "%.0f", v);
+			else
+				svg__si(b, sizeof(b), fabs(v) < st * 1e-9 ? 0 : v);
 			fprintf(s->f, "<text class=\"tk\" x=\"%.1f\" y=\"%d\" text-anchor=\"middle\">%s</text>",
 				px(s, v), s->h - s->mb + 14, b);
 		}
@@ -416,7 +419,7 @@ void svg__legend(struct svg *s, int n, const char *const *labels,
 		fprintf(s->f, "<text class=\"lg\" x=\"%.0f\" y=\"13\">", x + 18);
 		svg__escape(s->f, labels[i]);
 		fputs("</text>", s->f);
-		x += 30 + 7.0 * strlen(labels[i]);
+		x += 34 + 7.5 * strlen(labels[i]);
 	}
 	fputc('\n', s->f);
 }
