@@ -369,6 +369,23 @@ int out__close(struct xt_out *o, int rc)
 	return rc ? rc : err;
 }
 
+int export__check_args(const char *fmt, const char *table)
+{
+	if (strcmp(fmt, "text") && strcmp(fmt, "json") &&
+	    !export__is_format(fmt)) {
+		p_err("report: --format must be text, json, html, perfetto, md or csv, not '%s'",
+		      fmt);
+		return -EINVAL;
+	}
+	if (!strcmp(fmt, "csv") != !!table || (table &&
+	    strcmp(table, "trials") && strcmp(table, "intervals") &&
+	    strcmp(table, "flows"))) {
+		p_err("report: --format csv takes --table trials|intervals|flows (and only csv does)");
+		return -EINVAL;
+	}
+	return 0;
+}
+
 bool export__is_format(const char *fmt)
 {
 	return !strcmp(fmt, "html") || !strcmp(fmt, "perfetto") ||

@@ -69,6 +69,8 @@ int out__close(struct xt_out *o, int rc);
 int export__run(const char *path, const struct model *m,
 		const struct load_info *li, const struct trials_opts *to,
 		const char *fmt, const char *table, const char *out);
+/* --format and --table make sense together? Prints the error. */
+int export__check_args(const char *fmt, const char *table);
 /* Is fmt one of the export formats? */
 bool export__is_format(const char *fmt);
 /* Render one trace's document in fmt; table is for csv. */

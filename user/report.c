@@ -372,6 +372,33 @@ static int report_trials(const char *path, const struct model *m,
 	return 0;
 }
 
+/* text or json, to stdout or -o FILE (through a temp file). */
+static int report_out(const char *path, const struct model *m,
+		      const struct load_info *li, const struct trials_opts *to,
+		      const char *fmt, const char *out)
+{
+	struct xt_out o;
+	json_t *root;
+	int err;
+
+	if (out__open(&o, out))
+		return 1;
+	if (!strcmp(fmt, "json")) {
+		root = report__json(m, li);
+		err = report_trials(path, m, to, root, o.f);	/* trials */
+		if (!err && json_dumpf(root, o.f, JSON_INDENT(1) |
+				       JSON_PRESERVE_ORDER))
+			err = -EIO;
+		if (!err)
+			fputc('\n', o.f);
+		json_decref(root);
+	} else {
+		print_text(o.f, m, li);
+		err = report_trials(path, m, to, NULL, o.f);	/* trials */
+	}
+	return out__close(&o, err);
+}
+
 int cmd_report(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -391,11 +418,9 @@ int cmd_report(int argc, char **argv)
 	struct trials_opts to = {}, toa = {}, tob = {};	/* trials */
 	const char *path = NULL, *fmt = "text", *cmp_a = NULL;
 	const char *out = NULL, *table = NULL;	/* exports */
-	struct xt_out o;
 	__u64 skew_ms;
 	struct load_info li;
 	struct model *m;
-	json_t *root;
 	int c, err;
 
 	optind = 1;
@@ -442,18 +467,8 @@ int cmd_report(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (strcmp(fmt, "text") && strcmp(fmt, "json") &&
-	    !export__is_format(fmt)) {
-		p_err("report: --format must be text, json, html, perfetto, md or csv, not '%s'",
-		      fmt);
+	if (export__check_args(fmt, table))	/* text, json and exports */
 		return 2;
-	}
-	if (!strcmp(fmt, "csv") != !!table || (table &&
-	    strcmp(table, "trials") && strcmp(table, "intervals") &&
-	    strcmp(table, "flows"))) {
-		p_err("report: --format csv takes --table trials|intervals|flows (and only csv does)");
-		return 2;
-	}
 	/* trials: --compare A B */
 	if (cmp_a) {
 		if (optind != argc - 1 || to.marks_path) {
@@ -482,24 +497,7 @@ int cmd_report(int argc, char **argv)
 		model__free(m);
 		return err ? 1 : 0;
 	}
-	if (out__open(&o, out)) {
-		model__free(m);
-		return 1;
-	}
-	err = 0;
-	if (!strcmp(fmt, "json")) {
-		root = report__json(m, &li);
-		err = report_trials(path, m, &to, root, o.f);	/* trials */
-		if (!err && json_dumpf(root, o.f, JSON_INDENT(1) |
-				       JSON_PRESERVE_ORDER))
-			err = -EIO;
-		if (!err)
-			fputc('\n', o.f);
-		json_decref(root);
-	} else {
-		print_text(o.f, m, &li);
-		err = report_trials(path, m, &to, NULL, o.f);	/* trials */
-	}
+	err = report_out(path, m, &li, &to, fmt, out);
 	model__free(m);
-	return out__close(&o, err) ? 1 : 0;
+	return err ? 1 : 0;
 }
