@@ -169,7 +169,7 @@ static void md_drops(FILE *f, const json_t *root)
 	json_object_foreach((json_t *)json_object_get(root, "drops"), key, v)
 		fprintf(f, "| %s | %lld |\n", key,
 			json_is_integer(v) ? (long long)json_integer_value(v) :
-			0LL);
+			json_is_true(v) ? 1LL : 0LL);
 }
 
 int export_md__write(FILE *f, const struct export_doc *d)

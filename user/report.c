@@ -10,12 +10,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include "commands.h"
-#include "export.h"	/* --format html|perfetto|md|csv, -o */
 #include "model.h"
 #include "report.h"
 #include "trace.h"
 #include "trials.h"	/* trials: --marks, --compare */
 #include "util.h"
+#include "export.h"	/* --format html|perfetto|md|csv, -o */
 
 int report__load(const char *path, struct model **out, struct load_info *li)
 {
@@ -118,7 +118,7 @@ static int cmp_flow(const void *a, const void *b)
 }
 
 /* Processes worth listing: they moved bytes, listen, or used CPU. */
-bool report__proc_listed(const struct mproc *p)
+static bool proc_listed(const struct mproc *p)
 {
 	return p->tx_bytes || p->rx_bytes || p->n_listens || p->cpu_ns;
 }
@@ -127,6 +127,11 @@ void report__sort(struct model *m)
 {
 	qsort(m->procs, m->n_procs, sizeof(*m->procs), cmp_proc);
 	qsort(m->flows, m->n_flows, sizeof(*m->flows), cmp_flow);
+}
+
+bool report__proc_listed(const struct mproc *p)	/* exports */
+{
+	return proc_listed(p);
 }
 
 static json_t *drops_json(const struct model *m, const struct load_info *li)
@@ -172,7 +177,7 @@ json_t *report__workers_json(const struct model *m, const char *filter_role)
 		const struct mproc *p = m->procs[i];
 		json_t *eps = json_array(), *ths = json_array(), *o;
 
-		if (!report__proc_listed(p))
+		if (!proc_listed(p))
 			continue;
 		if (filter_role && strcmp(p->role, filter_role))
 			continue;
@@ -302,7 +307,7 @@ static void print_text(FILE *f, const struct model *m,
 	for (i = 0; i < m->n_procs; i++) {
 		const struct mproc *p = m->procs[i];
 
-		if (!report__proc_listed(p))
+		if (!proc_listed(p))
 			continue;
 		/* Keep the table readable on a busy node. */
 		if (!strcmp(p->role, "other") && !p->tx_bytes &&
