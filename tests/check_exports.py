@@ -295,6 +295,8 @@ def check_html(a, rep):
     for k in rep["drops"]:
         figs.append(f"<td>{k}</td><td>{rep['drops'][k] if not isinstance(rep['drops'][k], bool) else ('yes' if rep['drops'][k] else 'no')}</td>")
     figs.append(f"<td>host</td><td>{rep['trace']['host']}</td>")
+    figs.append(f"<td>interval_ms</td><td>{rep['trace']['interval_ms']}</td>")
+    figs.append(f"<td>hooks.sock</td><td>{rep['trace']['hooks']['sock']}</td>")
     miss = [f for f in figs if f not in dom]
     ok(not miss, f"html DOM: {len(figs)} figures (verdict, key figures, workers, drops, host) ({miss[:2]})")
     ncells = dom.count('class="diag"')

@@ -37,7 +37,7 @@ if ! command -v chromium >/dev/null || ! $PY -c "import PIL" 2>/dev/null; then
 	t_fail "chromium or python3-pil missing (run tools/deps.sh)"
 fi
 
-# exports_of TAG TRACE MARKS: every export of one trace, checked.
+# exports_of TAG TRACE MARKS [nohtml]: every export of one trace, checked.
 exports_of() {
 	local tag=$1 x=$2 mk=$3 o=$T_TMP/$1 t n
 	if ! "$XT" report "$x" --marks "$mk" --format json >"$o.json" 2>"$o.err"; then
@@ -57,6 +57,7 @@ exports_of() {
 	check "$tag" --json "$o.json" --perfetto "$o.pf.json" \
 		--csv-trials "$o.trials.csv" --csv-intervals "$o.intervals.csv" \
 		--csv-flows "$o.flows.csv" --md "$o.md"
+	[ "${4:-}" = nohtml ] && return
 	"${CHROME[@]}" --log-net-log="$o.net.json" --dump-dom "file://$o.html" \
 		>"$o.dom" 2>/dev/null
 	check "$tag" --json "$o.json" --html "$o.html" --dom "$o.dom" \
@@ -75,6 +76,12 @@ s=$(date +%s%N)
 "${CHROME[@]}" --screenshot="$T_TMP/g64.png" --window-size=1280,4000 \
 	"file://$T_TMP/64x500.html" >/dev/null 2>&1
 echo "     64 workers x 500 trials: html $(stat -c %s "$T_TMP/64x500.html") B, perfetto $(stat -c %s "$T_TMP/64x500.pf.json") B, chromium screenshot $((($(date +%s%N) - s) / 1000000)) ms"
+
+# A trace cut short: the exports cover its whole chunks, as the JSON does.
+head -c 150000 "$G/gen.xft" >"$T_TMP/cut.xft"
+exports_of "cut-trace" "$T_TMP/cut.xft" "$G/gen.log" nohtml
+grep -q '"truncated": true' "$T_TMP/cut-trace.json"
+t_check "cut trace: the JSON says truncated; exports exit 0 on it" test $? = 0
 
 # The net log check can fail: a page that loads from the network.
 echo '<html><body><img src="http://example.invalid/x.png"></body></html>' \
@@ -136,6 +143,10 @@ exports_of "dask-A" "$T_TMP/A.xft" "$T_TMP/A.log"
 "${CHROME[@]}" --screenshot="$T_TMP/dask.png" --window-size=1280,2400 \
 	"file://$T_TMP/dask-A.html" >/dev/null 2>&1
 t_check "dask-A: full-page screenshot" test -s "$T_TMP/dask.png"
+"${CHROME[@]}" --print-to-pdf="$T_TMP/dask.pdf" "file://$T_TMP/dask-A.html" \
+	>/dev/null 2>&1
+t_check "dask-A: prints (PDF of $(grep -ac '/Type */Page[^s]' "$T_TMP/dask.pdf" 2>/dev/null) pages)" \
+	test "$(grep -ac '/Type */Page[^s]' "$T_TMP/dask.pdf" 2>/dev/null)" -ge 2
 [ -n "${T_SHOT:-}" ] && cp "$T_TMP/dask.png" "$T_SHOT"
 
 CM=(--compare "$T_TMP/A.xft" "$T_TMP/B.xft" --marks-a "$T_TMP/A.log"

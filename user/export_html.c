@@ -33,7 +33,7 @@ static const char css[] =
 	".card{border:1px solid #ddd;border-radius:6px;padding:8px 10px}.card b{display:block;font-size:22px}\n"
 	"table{border-collapse:collapse;margin:6px 0;font-size:14px}td,th{border:1px solid #ddd;padding:3px 8px;text-align:right}\n"
 	"td:first-child,th:first-child{text-align:left}th{background:#f4f4f4}\n"
-	".note{color:#444;font-size:13px;max-width:1100px}.cols{display:grid;grid-template-columns:1fr 1fr;gap:16px}\n"
+	".note{color:#444;font-size:13px;max-width:1100px}.cols{display:grid;grid-template-columns:1fr 1fr;gap:16px;align-items:start}\n"
 	"svg.chart{max-width:100%;height:auto;display:block;font:11px system-ui,sans-serif}\n"
 	"svg .grid{stroke:#e6e6e6}svg .frame{fill:none;stroke:#888}svg .tk{fill:#333}svg .al{fill:#111;font-size:12px}\n"
 	"svg .lg{fill:#111;font-size:12px}svg .ln{fill:none;stroke-width:1.5}svg .diag{stroke:#000;stroke-width:1.5;stroke-dasharray:2 1}\n"

@@ -159,8 +159,9 @@ static void md_drops(FILE *f, const json_t *root)
 	const char *key;
 	json_t *v;
 
-	fprintf(f, "\n## How the trace was taken\n\nhost `%s`, kernel `%s`, %.3f s; hooks: TCP bytes `%s`, CPU `%s`, TCP state `%s`, harvest `%s`, discovery `%s`, clock `%s`; %s\n",
+	fprintf(f, "\n## How the trace was taken\n\nhost `%s`, kernel `%s`, %.3f s in %.0f ms intervals; hooks: TCP bytes `%s`, CPU `%s`, TCP state `%s`, harvest `%s`, discovery `%s`, clock `%s`; %s\n",
 		js(tr, "host"), js(tr, "kernel"), jd(tr, "duration_ns") / 1e9,
+		jd(tr, "interval_ms"),
 		js(h, "sock"), js(h, "sched"), js(h, "state"),
 		js(h, "harvest"), js(h, "discovery"), js(h, "clock"),
 		json_is_true(json_object_get(tr, "truncated")) ?

@@ -253,6 +253,9 @@ json_t *report__json(const struct model *m, const struct load_info *li)
 			  "chunks", (json_int_t)(li ? li->chunks : 0),
 			  "harvest_overruns",
 			  (json_int_t)m->stats.u.harvest_overruns);
+	json_object_set_new(trace, "interval_ms", json_integer(	/* exports */
+		json_integer_value(m->header ? json_object_get(m->header,
+				   "interval_ms") : NULL)));
 	totals = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:i, s:i, s:i}",
 			   "tx_bytes", (json_int_t)m->tx_bytes,
 			   "rx_bytes", (json_int_t)m->rx_bytes,
