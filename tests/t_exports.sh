@@ -145,8 +145,8 @@ exports_of "dask-A" "$T_TMP/A.xft" "$T_TMP/A.log"
 t_check "dask-A: full-page screenshot" test -s "$T_TMP/dask.png"
 "${CHROME[@]}" --print-to-pdf="$T_TMP/dask.pdf" "file://$T_TMP/dask-A.html" \
 	>/dev/null 2>&1
-t_check "dask-A: prints (PDF of $(grep -ac '/Type */Page[^s]' "$T_TMP/dask.pdf" 2>/dev/null) pages)" \
-	test "$(grep -ac '/Type */Page[^s]' "$T_TMP/dask.pdf" 2>/dev/null)" -ge 2
+pages=$(grep -ao '/Count [0-9]*' "$T_TMP/dask.pdf" 2>/dev/null | sort -k2n | tail -n 1)
+t_check "dask-A: prints to PDF (${pages:-no pages})" test "${pages#/Count }" -ge 2 2>/dev/null
 [ -n "${T_SHOT:-}" ] && cp "$T_TMP/dask.png" "$T_SHOT"
 
 CM=(--compare "$T_TMP/A.xft" "$T_TMP/B.xft" --marks-a "$T_TMP/A.log"
