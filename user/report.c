@@ -175,12 +175,14 @@ json_t *report__workers_json(const struct model *m, const char *filter_role)
 
 	for (i = 0; i < m->n_procs; i++) {
 		const struct mproc *p = m->procs[i];
-		json_t *eps = json_array(), *ths = json_array(), *o;
+		json_t *eps, *ths, *o;
 
 		if (!proc_listed(p))
 			continue;
 		if (filter_role && strcmp(p->role, filter_role))
 			continue;
+		eps = json_array();	/* after the skips: no leak */
+		ths = json_array();
 		for (j = 0; j < p->n_listens; j++)
 			json_array_append_new(eps,
 					      json_string(p->listens[j]->name));
