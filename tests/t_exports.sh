@@ -115,6 +115,12 @@ bad "--table with html" "$G/gen.xft" --format html --table trials
 bad "unknown --table" "$G/gen.xft" --format csv --table nope
 bad "unknown --format" "$G/gen.xft" --format pdf
 bad "perfetto of --compare" --compare "$G/gen.xft" "$G/gen.xft" --format perfetto
+for f in md html json; do
+	"$XT" report "$G/gen.xft" --format $f >/dev/full 2>"$T_TMP/full.err"
+	rc=$?
+	t_check "--format $f to a full disk (/dev/full): exit $rc, one error line" \
+		test $rc != 0 -a "$(wc -l <"$T_TMP/full.err")" = 1
+done
 t_check "no temp file left behind by a failed -o" \
 	bash -c '! ls "$1"/no "$1"/*.tmp.* 2>/dev/null | grep -q .' bash "$T_TMP"
 

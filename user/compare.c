@@ -167,6 +167,9 @@ static int compare_out(struct side *s, const char *fmt, const char *out)
 			      fputc('\n', o.f) == EOF ? -EIO : 0;
 		else
 			err = compare_render(o.f, fmt, s, cmp);
+		if (err)
+			p_err("report --compare: writing the %s output failed: %s",
+			      fmt, strerror(-err));
 		err = out__close(&o, err);
 	}
 	json_decref(cmp);

@@ -397,8 +397,10 @@ static int report_out(const char *path, const struct model *m,
 		root = report__json(m, li);
 		err = report_trials(path, m, to, root, o.f);	/* trials */
 		if (!err && json_dumpf(root, o.f, JSON_INDENT(1) |
-				       JSON_PRESERVE_ORDER))
+				       JSON_PRESERVE_ORDER)) {
+			p_err("report: writing the JSON report failed");
 			err = -EIO;
+		}
 		if (!err)
 			fputc('\n', o.f);
 		json_decref(root);
