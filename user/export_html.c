@@ -182,7 +182,7 @@ static void key_figures(struct h *h)
 	card(h, "trace duration", b);
 	fmt(b, sizeof(b), json_array_size(json_object_get(h->d->root, "workers")),
 	    "%.0f");
-	card(h, "processes", b);
+	card(h, "processes traced on the node", b);
 	fputs("</div>\n", h->f);
 }
 
@@ -909,8 +909,11 @@ static int cmp_charts(struct h *ha, struct h *hb, double *x, double *y)
 		err = trials_section(h, ymax);
 		if (!err)
 			err = heat_section(h, lo, hi);
-		if (!err)
+		if (!err) {
+			fputs("<div class=\"cap\">Bandwidth and CPU of all workers (same scales for A and B)</div>\n",
+			      h->f);
 			err = side_bandwidth(h, x, y);
+		}
 		fputs("<h2>Diagnostics</h2>\n", h->f);
 		if (h->dg)
 			diag_table(h, h->dg);
