@@ -231,7 +231,9 @@ def check_md(a, rep):
            for r, w in zip(rows, rep["workers"])),
        f"md: {len(rows)} process rows equal workers[]")
     drops = {r["drop counter"]: int(r["count"]) for r in t.get("How the trace was taken", [])}
-    ok(drops == {k: int(v) for k, v in rep["drops"].items()}, "md: every drop counter")
+    want = {k: int(v) for k, v in rep["drops"].items()}
+    want.update({"health." + k: int(v) for k, v in rep.get("health", {}).items()})
+    ok(drops == want, f"md: every drop counter ({len(want)})")
 
 
 def check_md_compare(a, cmp):

@@ -688,6 +688,23 @@ static void kv_rows(FILE *f, const json_t *o, const char *prefix)
 	}
 }
 
+/* The report's problems[] (figures that cannot be true), if any. */
+static void problems(FILE *f, const json_t *arr)
+{
+	const json_t *p;
+	size_t k;
+
+	if (!json_array_size(arr))
+		return;
+	fputs("<p><b>Problems found in the trace:</b></p><ul id=\"problems\">\n", f);
+	json_array_foreach(arr, k, p) {
+		fputs("<li>", f);
+		svg__escape(f, js(p, "detail"));
+		fputs("</li>\n", f);
+	}
+	fputs("</ul>\n", f);
+}
+
 static void provenance(struct h *h)
 {
 	const json_t *root = h->d->root, *tr = json_object_get(root, "trace");
@@ -702,9 +719,12 @@ static void provenance(struct h *h)
 	kv_rows(h->f, json_object_get(tr, "hooks"), "hooks.");
 	fputs("</table><table id=\"drops\"><tr><th>drop counter</th><th>count</th></tr>\n", h->f);
 	kv_rows(h->f, json_object_get(root, "drops"), "");
+	kv_rows(h->f, json_object_get(root, "health"), "health.");
 	if (mk)
 		kv_rows(h->f, mk, "marks.");
-	fputs("</table></div></section>\n", h->f);
+	fputs("</table></div>\n", h->f);
+	problems(h->f, json_object_get(root, "problems"));
+	fputs("</section>\n", h->f);
 }
 
 /* ---- pages ---- */

@@ -158,6 +158,7 @@ static void md_drops(FILE *f, const json_t *root)
 	const json_t *h = json_object_get(tr, "hooks");
 	const char *key;
 	json_t *v;
+	size_t i;
 
 	fprintf(f, "\n## How the trace was taken\n\nhost `%s`, kernel `%s`, %.3f s in %.0f ms intervals; hooks: TCP bytes `%s`, CPU `%s`, TCP state `%s`, harvest `%s`, discovery `%s`, clock `%s`; %s\n",
 		js(tr, "host"), js(tr, "kernel"), jd(tr, "duration_ns") / 1e9,
@@ -171,6 +172,15 @@ static void md_drops(FILE *f, const json_t *root)
 		fprintf(f, "| %s | %lld |\n", key,
 			json_is_integer(v) ? (long long)json_integer_value(v) :
 			json_is_true(v) ? 1LL : 0LL);
+	json_object_foreach((json_t *)json_object_get(root, "health"), key, v)
+		fprintf(f, "| health.%s | %lld |\n", key,
+			(long long)json_integer_value(v));
+	json_array_foreach(json_object_get(root, "problems"), i, v) {
+		fputs(i ? "" : "\n**Problems found in the trace:**\n\n", f);
+		fputs("- ", f);
+		md_text(f, js(v, "detail"));
+		fputc('\n', f);
+	}
 }
 
 int export_md__write(FILE *f, const struct export_doc *d)
