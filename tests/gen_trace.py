@@ -4,7 +4,7 @@
     gen_trace.py --workers 64 --trials 500 --out DIR [--seed 1]
 
 Writes DIR/gen.xft (the record layouts of user/records.h, through
-check_trials.py's writer) and DIR/gen.log (SIM/AGG/TRIAL marks): a
+check_trials.py's record helpers; a machine of W+2 CPUs) and DIR/gen.log (SIM/AGG/TRIAL marks): a
 scheduler, a client and W workers that all connect to the scheduler; each
 trial runs 10 simulations on random workers, then two aggregations, each
 fetching the simulation results computed elsewhere (0.4 MB each) from the
@@ -12,6 +12,7 @@ workers that hold them. Harvest interval 100 ms. Used to measure the
 exports (size, render time) at a scale a test machine cannot run for real.
 """
 import argparse
+import json
 import os
 import random
 import struct
@@ -19,8 +20,7 @@ import sys
 import zlib
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import check_trials  # noqa: E402
-from check_trials import rec, tup, BASE, MS  # noqa: E402
+from check_trials import rec, tup, BASE, MS, WALL0  # noqa: E402
 
 IV = 100            # interval, ms
 PAYLOAD = 400_000   # bytes per simulation result
@@ -165,14 +165,20 @@ class Gen:
         return self.r, "".join(f"{stamp(ms)} {t}\n" for ms, t in marks)
 
 
-def write_trace(path, records):
-    """check_trials.py's header, then chunks of at most 1 MiB of records."""
-    check_trials.write_trace(path, b"")
-    with open(path, "r+b") as f:
-        f.seek(0)
-        data = f.read()
-        f.seek(len(data) - 16 - len(zlib.compress(b"")))
-        f.truncate()
+def write_trace(path, records, ncpus):
+    """check_trials.py's header (with ncpus: one machine holding them all),
+    then chunks of at most 1 MiB of records."""
+    hdr = json.dumps({"format": "xfertrace.trace/1", "host": "gen",
+                      "kernel": "gen", "arch": "x86_64",
+                      "start_mono_ns": BASE, "mono_to_wall_ns": WALL0 - BASE,
+                      "boot_to_mono_ns": 0, "interval_ms": IV,
+                      "burst_gap_ns": 5 * MS, "hooks": {
+                          "sock": "tp_btf", "state": "tp_btf",
+                          "sched": "tp_btf", "iter_listeners": True},
+                      "ncpus": ncpus}).encode()
+    with open(path, "wb") as f:
+        f.write(b"XFERTRC\0" + struct.pack("<IIII", 1, 0x01020304, len(hdr),
+                                            zlib.crc32(hdr)) + hdr)
         chunk, n = [], 0
         for r in records + [None]:
             if r is None or n + len(r) > (1 << 20):
@@ -196,7 +202,7 @@ def main():
     a = ap.parse_args()
     os.makedirs(a.out, exist_ok=True)
     recs, log = Gen(a).run()
-    write_trace(os.path.join(a.out, "gen.xft"), recs)
+    write_trace(os.path.join(a.out, "gen.xft"), recs, a.workers + 2)
     with open(os.path.join(a.out, "gen.log"), "w") as f:
         f.write(log)
     return 0
