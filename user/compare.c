@@ -6,9 +6,11 @@
  * trials per minute, transfer bytes per trial, transfer share of wall time
  * and split rate. Each side uses its marks file, or its trace's live marks.
  */
+#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include "export.h"
 #include "report.h"
 #include "trials.h"
 #include "util.h"
@@ -19,16 +21,17 @@ struct side {
 	struct model *m;
 	struct trials *t;
 	struct trials_summary s;
+	struct load_info li;
 };
 
 static int load_side(struct side *sd)
 {
-	struct load_info li;
 	int err;
 
-	err = report__load(sd->path, &sd->m, &li);
+	err = report__load(sd->path, &sd->m, &sd->li);
 	if (err)
 		return err;
+	report__sort(sd->m);
 	err = trials__analyze(sd->path, sd->m, sd->o, &sd->t);
 	if (err)
 		return err;
@@ -66,12 +69,11 @@ static json_t *side_json(const struct side *sd)
 			 "verdict", trials__verdict(sd->t));
 }
 
-static void print_json(const struct side *a, const struct side *b)
+static json_t *compare_json(const struct side *a, const struct side *b)
 {
 	const struct trials_summary *x = &a->s, *y = &b->s;
-	json_t *root;
 
-	root = json_pack("{s:s, s:{s:o, s:o, s:{s:o, s:o, s:o, s:o, s:o}}}",
+	return json_pack("{s:s, s:{s:o, s:o, s:{s:o, s:o, s:o, s:o, s:o}}}",
 			 "schema", "xfertrace.report/1",
 			 "compare",
 			 "a", side_json(a), "b", side_json(b),
@@ -86,9 +88,6 @@ static void print_json(const struct side *a, const struct side *b)
 						  x->split_rate)),
 			 "dup_factor", jnum(ratio(y->dup_factor,
 						  x->dup_factor)));
-	json_dumpf(root, stdout, JSON_INDENT(1) | JSON_PRESERVE_ORDER);
-	fputc('\n', stdout);
-	json_decref(root);
 }
 
 static void cell(char *buf, size_t n, double v, const char *how)
@@ -103,53 +102,107 @@ static void cell(char *buf, size_t n, double v, const char *how)
 		snprintf(buf, n, how, v);
 }
 
-static void row(const char *name, double a, double b, const char *how)
+static void row(FILE *f, const char *name, double a, double b,
+		const char *how)
 {
 	char x[32], y[32], r[32];
 
 	cell(x, sizeof(x), a, how);
 	cell(y, sizeof(y), b, how);
 	cell(r, sizeof(r), ratio(b, a), "%.2f");
-	printf("%-22s %14s %14s %8s\n", name, x, y, r);
+	fprintf(f, "%-22s %14s %14s %8s\n", name, x, y, r);
 }
 
-static void print_text(const struct side *a, const struct side *b)
+static void print_text(FILE *f, const struct side *a, const struct side *b)
 {
 	const struct trials_summary *x = &a->s, *y = &b->s;
 
-	printf("COMPARE  A = %s\n         B = %s\n\n", a->path, b->path);
-	printf("%-22s %14s %14s %8s\n", "", "A", "B", "B/A");
-	row("trials", x->n_trials, y->n_trials, "%.0f");
-	row("trials per minute", x->trials_per_min, y->trials_per_min, "%.1f");
-	row("bytes per trial", x->bytes_per_trial, y->bytes_per_trial, "B");
-	row("transfer share", x->transfer_share, y->transfer_share, "%");
-	row("split rate", x->split_rate, y->split_rate, "%");
-	row("dup factor", x->dup_factor, y->dup_factor, "%.2f");
-	row("unattributed bytes", x->unattributed_share,
+	fprintf(f, "COMPARE  A = %s\n         B = %s\n\n", a->path, b->path);
+	fprintf(f, "%-22s %14s %14s %8s\n", "", "A", "B", "B/A");
+	row(f, "trials", x->n_trials, y->n_trials, "%.0f");
+	row(f, "trials per minute", x->trials_per_min, y->trials_per_min, "%.1f");
+	row(f, "bytes per trial", x->bytes_per_trial, y->bytes_per_trial, "B");
+	row(f, "transfer share", x->transfer_share, y->transfer_share, "%");
+	row(f, "split rate", x->split_rate, y->split_rate, "%");
+	row(f, "dup factor", x->dup_factor, y->dup_factor, "%.2f");
+	row(f, "unattributed bytes", x->unattributed_share,
 	    y->unattributed_share, "%");
-	printf("\nVERDICT A: %s\nVERDICT B: %s\n", trials__verdict(a->t),
+	fprintf(f, "\nVERDICT A: %s\nVERDICT B: %s\n", trials__verdict(a->t),
 	       trials__verdict(b->t));
+}
+
+/* html and md of the pair; A/B charts use each side's whole report. */
+static int compare_render(FILE *f, const char *fmt, struct side *s,
+			  const json_t *cmp)
+{
+	struct export_doc d[2] = {};
+	int i, err = 0;
+
+	for (i = 0; i < 2 && !err; i++)
+		err = export__doc(s[i].path, s[i].m, &s[i].li, s[i].t, &d[i]);
+	if (!err && !strcmp(fmt, "md"))
+		err = export_md__compare(f, &d[0], &d[1], cmp);
+	else if (!err)
+		err = export_html__compare(f, &d[0], &d[1], cmp);
+	for (i = 0; i < 2; i++)
+		export__doc_free(&d[i]);
+	return err;
+}
+
+static int compare_out(struct side *s, const char *fmt, const char *out)
+{
+	json_t *cmp = compare_json(&s[0], &s[1]);
+	struct xt_out o;
+	int err;
+
+	if (!cmp)
+		return -ENOMEM;
+	err = out__open(&o, out);
+	if (!err) {
+		if (!strcmp(fmt, "text"))
+			print_text(o.f, &s[0], &s[1]);
+		else if (!strcmp(fmt, "json"))
+			err = json_dumpf(cmp, o.f, JSON_INDENT(1) |
+					 JSON_PRESERVE_ORDER) ? -EIO :
+			      fputc('\n', o.f) == EOF ? -EIO : 0;
+		else
+			err = compare_render(o.f, fmt, s, cmp);
+		if (err)
+			p_err("report --compare: writing the %s output failed: %s",
+			      fmt, strerror(-err));
+		err = out__close(&o, err);
+	}
+	json_decref(cmp);
+	return err;
+}
+
+int compare__run(const char *a, const char *b, const struct trials_opts *oa,
+		 const struct trials_opts *ob, const char *fmt,
+		 const char *out)
+{
+	struct side s[2] = { { .path = a, .o = oa }, { .path = b, .o = ob } };
+	int i, rc = 0;
+
+	if (!strcmp(fmt, "perfetto") || !strcmp(fmt, "csv")) {
+		p_err("report --compare: --format %s exports one trace at a time (text, json, html or md compare)",
+		      fmt);
+		return 2;
+	}
+	for (i = 0; i < 2 && !rc; i++)
+		if (load_side(&s[i]))
+			rc = 1;
+	if (!rc && compare_out(s, fmt, out))
+		rc = 1;
+	for (i = 0; i < 2; i++) {
+		trials__free(s[i].t);
+		model__free(s[i].m);
+	}
+	return rc;
 }
 
 int trials__compare(const char *a, const char *b,
 		    const struct trials_opts *oa,
 		    const struct trials_opts *ob, bool json)
 {
-	struct side s[2] = { { .path = a, .o = oa }, { .path = b, .o = ob } };
-	int i, rc = 0;
-
-	for (i = 0; i < 2 && !rc; i++)
-		if (load_side(&s[i]))
-			rc = 1;
-	if (!rc) {
-		if (json)
-			print_json(&s[0], &s[1]);
-		else
-			print_text(&s[0], &s[1]);
-	}
-	for (i = 0; i < 2; i++) {
-		trials__free(s[i].t);
-		model__free(s[i].m);
-	}
-	return rc ? rc : fflush(stdout) ? 1 : 0;
+	return compare__run(a, b, oa, ob, json ? "json" : "text", NULL);
 }

@@ -17,6 +17,7 @@
 #include "trace.h"
 #include "trials.h"	/* trials: --marks, --compare */
 #include "util.h"
+#include "export.h"	/* --format html|perfetto|md|csv, -o */
 
 int report__load(const char *path, struct model **out, struct load_info *li)
 {
@@ -130,6 +131,11 @@ void report__sort(struct model *m)
 	qsort(m->flows, m->n_flows, sizeof(*m->flows), cmp_flow);
 }
 
+bool report__proc_listed(const struct mproc *p)	/* exports */
+{
+	return proc_listed(p);
+}
+
 static json_t *drops_json(const struct model *m, const struct load_info *li)
 {
 	json_t *o = counters__json(&m->stats.k, &m->stats.u, XT_CK_DROP);
@@ -161,12 +167,14 @@ json_t *report__workers_json(const struct model *m, const char *filter_role)
 
 	for (i = 0; i < m->n_procs; i++) {
 		const struct mproc *p = m->procs[i];
-		json_t *eps = json_array(), *ths = json_array(), *o;
+		json_t *eps, *ths, *o;
 
 		if (!proc_listed(p))
 			continue;
 		if (filter_role && strcmp(p->role, filter_role))
 			continue;
+		eps = json_array();	/* after the skips: no leak */
+		ths = json_array();
 		for (j = 0; j < p->n_listens; j++)
 			json_array_append_new(eps,
 					      json_string(p->listens[j]->name));
@@ -239,6 +247,9 @@ json_t *report__json(const struct model *m, const struct load_info *li)
 			  "chunks", (json_int_t)(li ? li->chunks : 0),
 			  "harvest_overruns",
 			  (json_int_t)m->stats.u.harvest_overruns);
+	json_object_set_new(trace, "interval_ms", json_integer(	/* exports */
+		json_integer_value(m->header ? json_object_get(m->header,
+				   "interval_ms") : NULL)));
 	totals = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:i, s:i, s:i}",
 			   "tx_bytes", (json_int_t)m->tx_bytes,
 			   "rx_bytes", (json_int_t)m->rx_bytes,
@@ -348,7 +359,8 @@ static void print_text(FILE *f, const struct model *m,
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: xfertrace report FILE [--format text|json]\n");
+	fprintf(f, "usage: xfertrace report FILE [--format text|json|html|perfetto|md|csv]\n"
+		"                        [-o FILE] [--table trials|intervals|flows]\n");
 	/* trials (docs/attribution.md) */
 	fprintf(f, "                        [--marks FILE|-] [--skew-ms MS]\n"
 		"       xfertrace report --compare A B [--marks-a FILE] [--marks-b FILE]\n"
@@ -357,7 +369,7 @@ static void usage(FILE *f)
 
 /* trials: --marks, --compare (docs/attribution.md) */
 static int report_trials(const char *path, const struct model *m,
-			 const struct trials_opts *to, json_t *root)
+			 const struct trials_opts *to, json_t *root, FILE *f)
 {
 	struct trials *t;
 
@@ -368,9 +380,38 @@ static int report_trials(const char *path, const struct model *m,
 	if (root)
 		trials__add_json(t, root);
 	else
-		trials__print(t, stdout);
+		trials__print(t, f);
 	trials__free(t);
 	return 0;
+}
+
+/* text or json, to stdout or -o FILE (through a temp file). */
+static int report_out(const char *path, const struct model *m,
+		      const struct load_info *li, const struct trials_opts *to,
+		      const char *fmt, const char *out)
+{
+	struct xt_out o;
+	json_t *root;
+	int err;
+
+	if (out__open(&o, out))
+		return 1;
+	if (!strcmp(fmt, "json")) {
+		root = report__json(m, li);
+		err = report_trials(path, m, to, root, o.f);	/* trials */
+		if (!err && json_dumpf(root, o.f, JSON_INDENT(1) |
+				       JSON_PRESERVE_ORDER)) {
+			p_err("report: writing the JSON report failed");
+			err = -EIO;
+		}
+		if (!err)
+			fputc('\n', o.f);
+		json_decref(root);
+	} else {
+		print_text(o.f, m, li);
+		err = report_trials(path, m, to, NULL, o.f);	/* trials */
+	}
+	return out__close(&o, err);
 }
 
 int cmd_report(int argc, char **argv)
@@ -384,10 +425,14 @@ int cmd_report(int argc, char **argv)
 		{ "marks-a", required_argument, NULL, 'A' },
 		{ "marks-b", required_argument, NULL, 'B' },
 		{ "skew-ms", required_argument, NULL, 'S' },
+		/* exports (export.h) */
+		{ "output", required_argument, NULL, 'o' },
+		{ "table", required_argument, NULL, 'T' },
 		{},
 	};
 	struct trials_opts to = {}, toa = {}, tob = {};	/* trials */
 	const char *path = NULL, *fmt = "text", *cmp_a = NULL;
+	const char *out = NULL, *table = NULL;	/* exports */
 	__u64 skew_ms;
 	struct load_info li;
 	struct model *m;
@@ -396,7 +441,7 @@ int cmd_report(int argc, char **argv)
 
 	optind = 1;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "f:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "f:ho:", opts, NULL)) != -1) {
 		switch (c) {
 		case 'f':
 			fmt = optarg;
@@ -404,6 +449,12 @@ int cmd_report(int argc, char **argv)
 		case 'h':
 			usage(stdout);
 			return 0;
+		case 'o':	/* exports */
+			out = optarg;
+			break;
+		case 'T':
+			table = optarg;
+			break;
 		/* trials (docs/attribution.md) */
 		case 'm':
 			to.marks_path = optarg;
@@ -432,18 +483,16 @@ int cmd_report(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (strcmp(fmt, "text") && strcmp(fmt, "json")) {
-		p_err("report: --format must be text or json, not '%s'", fmt);
+	if (export__check_args(fmt, table))	/* text, json and exports */
 		return 2;
-	}
 	/* trials: --compare A B */
 	if (cmp_a) {
 		if (optind != argc - 1 || to.marks_path) {
 			p_err("report: --compare takes two trace files, A B (marks: --marks-a, --marks-b)");
 			return 2;
 		}
-		return trials__compare(cmp_a, argv[optind], &toa, &tob,
-				       !strcmp(fmt, "json"));
+		return compare__run(cmp_a, argv[optind], &toa, &tob, fmt,
+				    out);
 	}
 	if (toa.marks_path || tob.marks_path) {
 		p_err("report: --marks-a and --marks-b go with --compare A B");
@@ -463,23 +512,12 @@ int cmd_report(int argc, char **argv)
 	root = sanity__check(m, li.truncated);
 	sanity__print(root, stderr);
 	json_decref(root);
-	if (!strcmp(fmt, "json")) {
-		root = report__json(m, &li);
-		if (report_trials(path, m, &to, root)) {	/* trials */
-			json_decref(root);
-			model__free(m);
-			return 1;
-		}
-		json_dumpf(root, stdout, JSON_INDENT(1) | JSON_PRESERVE_ORDER);
-		fputc('\n', stdout);
-		json_decref(root);
-	} else {
-		print_text(stdout, m, &li);
-		if (report_trials(path, m, &to, NULL)) {	/* trials */
-			model__free(m);
-			return 1;
-		}
+	if (export__is_format(fmt)) {	/* exports */
+		err = export__run(path, m, &li, &to, fmt, table, out);
+		model__free(m);
+		return err ? 1 : 0;
 	}
+	err = report_out(path, m, &li, &to, fmt, out);
 	model__free(m);
-	return fflush(stdout) ? 1 : 0;
+	return err ? 1 : 0;
 }

@@ -16,6 +16,8 @@ struct load_info {
 /* Read a whole trace into a resolved model; prints its own errors. */
 int report__load(const char *path, struct model **out, struct load_info *li);
 void report__sort(struct model *m);
+/* Listed in workers[]: moved bytes, listens, or used CPU. */
+bool report__proc_listed(const struct mproc *p);
 json_t *report__json(const struct model *m, const struct load_info *li);
 json_t *report__workers_json(const struct model *m, const char *role);
 void fmt_bytes(char *buf, size_t len, double bytes);
