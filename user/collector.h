@@ -23,6 +23,7 @@ struct collector_opts {
 	__u32 max_procs;
 	bool no_proc_active;		/* skip per-process active time */
 	bool dry_run;			/* load, do not attach */
+	const char *detail;		/* record --detail list; NULL: endpoints */
 	xt_sink_fn sink;
 	void *sink_ctx;
 };
