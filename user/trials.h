@@ -221,6 +221,12 @@ struct trials {
 	char verdict[512];
 	void *priv;
 	struct tr_slices *sl;		/* on-CPU slices, while attributing */
+	/*
+	 * Per bin, while attributing: when the bytes it holds may have
+	 * started to arrive, the previous harvest's first socket read
+	 * (earlier than bin_lo when a harvest is slow).
+	 */
+	__s64 *bytes_lo;
 	__u64 n_slices;
 };
 

@@ -233,6 +233,8 @@ static int on_conn_delta(struct attr *a, const struct xt_rec_conn_delta *r)
 	if (lw < 0)
 		return 0;
 	bin = bin_of(t, (__s64)r->ts_ns);
+	if (bin + 1 < t->n_bins && (__s64)r->ts_ns < t->bytes_lo[bin + 1])
+		t->bytes_lo[bin + 1] = (__s64)r->ts_ns;
 	if (t->workers[lw].s)
 		t->workers[lw].s[bin].io += r->tx_bytes + r->rx_bytes;
 	rw = peer_worker(a, c);
@@ -789,7 +791,7 @@ static int open_fetches(const struct trials *t, int bin,
 			struct tr_demand **dv, int nd, int *p,
 			struct tr_demand **act, int na)
 {
-	__s64 lo = t->bin_lo[bin] - t->slack, hi = t->bin_hi[bin] + t->slack;
+	__s64 lo = t->bytes_lo[bin] - t->slack, hi = t->bin_hi[bin] + t->slack;
 	int i, n = 0;
 
 	while (*p < nd && dv[*p]->a < hi)
@@ -1188,6 +1190,11 @@ int tr_attribute(struct trials *t, const char *trace_path)
 				  (__u64)(unsigned long)t->workers[i].proc,
 				  (void *)(long)(i + 1));
 	err = alloc_series(t);
+	t->bytes_lo = calloc(t->n_bins, sizeof(*t->bytes_lo));
+	if (!err && !t->bytes_lo)
+		err = -ENOMEM;
+	for (i = 0; !err && i < t->n_bins; i++)
+		t->bytes_lo[i] = t->bin_lo[i];
 	if (!err)
 		err = read_series(&a, trace_path);
 	if (!err)
@@ -1209,6 +1216,8 @@ int tr_attribute(struct trials *t, const char *trace_path)
 		sum_up(t);
 out:
 	tr_slices_free(t);
+	free(t->bytes_lo);
+	t->bytes_lo = NULL;
 	hmap__free(a.proc_w);
 	hmap__free(a.conn_w);
 	return err;
