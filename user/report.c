@@ -133,7 +133,8 @@ static json_t *drops_json(const struct model *m, const struct load_info *li)
 	const struct xt_stats *k = &m->stats.k;
 	const struct xt_user_stats *u = &m->stats.u;
 
-	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+			 "slices_lost", (json_int_t)k->slices_lost,
 			 "conn_map_full", (json_int_t)k->conn_map_full,
 			 "conn_map_full_bytes",
 			 (json_int_t)k->conn_map_full_bytes,
@@ -341,6 +342,9 @@ static void print_text(FILE *f, const struct model *m,
 		(unsigned long long)k->ringbuf_full,
 		(unsigned long long)m->stats.u.marks_rejected,
 		li && li->truncated ? "yes" : "no");
+	fprintf(f, "SLICES  %llu on-CPU slices recorded, %llu lost (ring buffer full)\n",
+		(unsigned long long)k->slices,
+		(unsigned long long)k->slices_lost);
 }
 
 static void usage(FILE *f)
