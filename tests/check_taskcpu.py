@@ -135,10 +135,12 @@ def check(a, r, d):
             continue
         berr.append((tr["transfer_bytes"] - by[pid]) / by[pid])
     bw = max(berr, key=abs) if berr else float("nan")
+    drops = {k: v for k, v in (r.get("drops") or {}).items() if v}
     ok(berr and all(abs(e) <= a.bytes_tol for e in berr),
        f"{tag}: transfer bytes per trial within {100 * a.bytes_tol:g}% of "
        f"Dask's transfer_incoming_log for {len(berr)} trials "
-       f"(worst {100 * bw:+.3f}%; {len(bad)} disturbed by stealing)")
+       f"(worst {100 * bw:+.3f}%; {len(bad)} disturbed by stealing"
+       f"{'; drops ' + str(drops) if drops else ''})")
     fig["bytes_worst"] = bw
     fig["bytes_trials"] = len(berr)
     return fig

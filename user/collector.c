@@ -93,6 +93,7 @@ struct collector {
 	struct detail *detail;		/* who gets on-CPU slices */
 	struct hmap *detailed;		/* tgid -> start ns: in detail_pids */
 	bool flush_off;			/* per-CPU flush refused: read at stop */
+	bool any_detail;		/* some process is selected: flush */
 };
 
 static int emit(struct collector *c, const void *rec)
@@ -270,6 +271,7 @@ static void detail_add(struct collector *c, __u32 pid, __u64 start_ns,
 				&one, BPF_ANY))
 		return;
 	hmap__put(c->detailed, pid, (void *)(unsigned long)(start_ns + 1));
+	c->any_detail = true;
 	__atomic_add_fetch(&c->skel->data->detail_gen, 1, __ATOMIC_SEQ_CST);
 	/* Not the listen time: threads are covered from their next switch. */
 	REC_INIT(r, XT_REC_DETAIL);
@@ -1106,6 +1108,7 @@ static void detail_start(struct collector *c)
 	int i, n;
 
 	if (detail__all(c->detail)) {
+		c->any_detail = true;
 		REC_INIT(r, XT_REC_DETAIL);
 		r.ts_ns = c->start_mono_ns;
 		emit(c, &r);
@@ -1143,6 +1146,8 @@ static void slices_flush(struct collector *c)
 	struct xt_ev_slices *per;
 	__u32 zero = 0;
 
+	if (!c->any_detail)
+		return;
 	for (i = 0; i < c->ncpus && !c->flush_off; i++) {
 		ro.cpu = i;
 		if (bpf_prog_test_run_opts(fd, &ro) && errno != ENXIO) {

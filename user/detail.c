@@ -50,7 +50,9 @@ int detail__parse(const char *spec, struct detail **out)
 
 	if (!d)
 		return -ENOMEM;
-	if (!spec || !*spec) {
+	if (!spec)
+		goto done;	/* top, agent: no slices */
+	if (!*spec) {
 		d->endpoints = true;
 		*out = d;
 		return 0;
@@ -72,6 +74,7 @@ int detail__parse(const char *spec, struct detail **out)
 		free(d);
 		return -EINVAL;
 	}
+done:
 	*out = d;
 	return 0;
 }

@@ -13,7 +13,10 @@
 
 struct detail;
 
-/* spec NULL or "": the default. One-line error and -EINVAL on bad input. */
+/*
+ * spec "": the default (endpoints); NULL: none. One-line error and
+ * -EINVAL on bad input.
+ */
 int detail__parse(const char *spec, struct detail **out);
 bool detail__all(const struct detail *d);
 /* PIDs named on the command line. */
