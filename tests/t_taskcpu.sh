@@ -12,7 +12,9 @@
 #  three runs, three seeds, one per harvest path (iter, notes, map); a
 # cluster started after `record` is covered from its first task; with
 # `--detail none` every task says cpu_exact: false and CPU still adds up;
-# the slice counters in the trace match the slices written.
+# the slice counters in the trace match the slices written; a burner's
+# slices add up to its own thread clocks on both sched hook paths;
+# `--detail PID` selects that process only.
 . "$(dirname "$0")/lib.sh"
 D=$XT_ROOT/tests/dask
 ST=$T_TMP/cluster.json
@@ -28,6 +30,54 @@ t_need_tracer
 t_check "record --detail with a bad value fails with a message" bash -c \
 	'! "$1" record --detail bogus -o "$2/x.xft" -- true 2>"$2/e" &&
 	grep -q -- "--detail takes" "$2/e"' bash "$XT" "$T_TMP"
+
+# Slices against a burner's own thread clocks (tests/burn.c), both sched
+# hook paths: every thread's slices add up to its CPU time.
+for hk in tp_btf raw_tp; do
+	# burn idles once it has written its JSON: SIGUSR1 ends it (status 0).
+	if "$XT" record --hooks "$hk" --detail all -o "$T_TMP/burn-$hk.xft" -- \
+		bash -c '"$1" -t 2 -m 150 -d 100 -T 20 -o "$2" & p=$!
+		while kill -0 $p 2>/dev/null && [ ! -s "$2" ]; do sleep 0.05; done
+		kill -USR1 $p; wait $p' bash "$XT_ROOT/build/tests/burn" \
+		"$T_TMP/burn-$hk.json" 2>"$T_TMP/burn-$hk.err"; then
+		t_check "--detail all, --hooks $hk: each burner thread's slices add up to its own CPU clock (within 2 ms)" \
+			$PY - "$T_TMP/burn-$hk.xft" "$T_TMP/burn-$hk.json" "$XT_ROOT/tests" <<'EOF'
+import json, sys
+sys.path.insert(0, sys.argv[3])
+import xt_slices
+h, sl, de, lost, st = xt_slices.read(sys.argv[1])
+b = json.load(open(sys.argv[2]))
+assert not lost and st["slices_lost"] == 0, (lost, st)
+for t in b["threads"]:
+    got = sum(c for p, tid, s0, c in sl if tid == t["tid"])
+    # the thread reads its clock, then runs a little more before idling
+    assert t["cpu_ns"] - 100000 <= got <= t["cpu_ns"] + 2000000, (t, got)
+EOF
+	else
+		t_fail "--detail all, --hooks $hk: record failed: $(tail -n 1 "$T_TMP/burn-$hk.err")"
+	fi
+done
+
+# --detail PID: slices of that process only.
+"$XT_ROOT/build/tests/burn" -t 1 -m 400 -T 20 -o "$T_TMP/burnp.json" &
+bp=$!
+t_track $bp
+if "$XT" record --detail "$bp" --duration 1 -o "$T_TMP/burnp.xft" \
+	2>"$T_TMP/burnp.err"; then
+	t_check "--detail PID: slices of that process only, and some" \
+		$PY - "$T_TMP/burnp.xft" "$bp" "$XT_ROOT/tests" <<'EOF'
+import sys
+sys.path.insert(0, sys.argv[3])
+import xt_slices
+h, sl, de, lost, st = xt_slices.read(sys.argv[1])
+pids = {p for p, _, _, _ in sl}
+assert pids == {int(sys.argv[2])}, pids
+assert [d[1] for d in de] == [int(sys.argv[2])], de
+EOF
+else
+	t_fail "--detail PID: record failed: $(tail -n 1 "$T_TMP/burnp.err")"
+fi
+kill $bp 2>/dev/null
 
 start_cluster() {
 	$PY "$D/cluster.py" start --workers 4 --state "$ST" >/dev/null

@@ -244,6 +244,8 @@ int tr_slices_load(struct trials *t, const char *trace_path);
 bool tr_slices_exact(const struct trials *t, int w, int bin);
 __u64 tr_slices_cpu(const struct trials *t, int w, __s64 lo, __s64 hi,
 		    bool main);
+__u64 tr_slices_task_cpu(const struct trials *t, int w, __s64 k0, __s64 k1,
+			 __s64 lo, __s64 hi);
 __u64 tr_slices_count(const struct trials *t);
 void tr_slices_free(struct trials *t);
 /* trials_out.c */

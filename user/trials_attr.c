@@ -952,8 +952,9 @@ static __u64 cap_split(__u64 total, const double *o, int n, __u64 *out)
 }
 
 /*
- * A bin with slices: each task gets what its worker's threads ran inside
- * its window; overlapping windows (clock noise) share the bin's CPU.
+ * A bin with slices: each task gets what its thread ran inside its window
+ * (comm: the event loop's); overlapping windows (clock noise) share the
+ * bin's CPU.
  */
 static __u64 exact_split(struct trials *t, int wi, int bin, bool main,
 			 const struct claim *cl, int n, double *o, __u64 *out)
@@ -967,7 +968,8 @@ static __u64 exact_split(struct trials *t, int wi, int bin, bool main,
 		__s64 lo = k->start > t->bin_lo[bin] ? k->start : t->bin_lo[bin];
 		__s64 hi = k->end < t->bin_hi[bin] ? k->end : t->bin_hi[bin];
 
-		out[i] = tr_slices_cpu(t, wi, lo, hi, main);
+		out[i] = main ? tr_slices_cpu(t, wi, lo, hi, true) :
+			 tr_slices_task_cpu(t, wi, k->start, k->end, lo, hi);
 		o[i] = (double)out[i];
 		sum += out[i];
 	}

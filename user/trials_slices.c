@@ -6,7 +6,8 @@
  * when slices were recorded all through the bin (after the process was
  * selected, and no slice of any detailed process was dropped then); its
  * CPU series is then rebuilt from the slices, clipped at the bin's edges,
- * and a task gets exactly what its worker's threads ran inside its window.
+ * and a task gets exactly what its thread ran inside its window (the
+ * compute thread that ran most then; comm: the event-loop thread).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -16,6 +17,7 @@
 
 struct sl {			/* one stint */
 	__s64 lo, hi;
+	__u32 tid;
 	bool main;		/* the event-loop thread (tid == pid) */
 };
 
@@ -68,6 +70,7 @@ static int on_slices(struct trials *t, const struct xt_rec_slices *r)
 		s = &ws->v[ws->n++];
 		s->lo = (__s64)r->s[i].start_ns;
 		s->hi = s->lo + (__s64)r->s[i].cpu_ns;
+		s->tid = r->tid;
 		s->main = r->tid == r->pid;
 		if (s->hi - s->lo > ws->max_len)
 			ws->max_len = s->hi - s->lo;
@@ -152,13 +155,11 @@ static bool bin_lost(const struct tr_slices *sl, __s64 lo, __s64 hi)
 	return false;
 }
 
-/* CPU of a worker's threads (main or the others) inside [lo, hi]. */
-static __u64 cpu_in(const struct wslices *ws, __s64 lo, __s64 hi, bool main)
+/* First stint that may end after lo: it starts after lo - max_len. */
+static int first_at(const struct wslices *ws, __s64 lo)
 {
-	int a = 0, b = ws->n, m, i;
-	__u64 sum = 0;
+	int a = 0, b = ws->n, m;
 
-	/* First stint that may end after lo: starts after lo - max_len. */
 	while (a < b) {
 		m = (a + b) / 2;
 		if (ws->v[m].lo < lo - ws->max_len)
@@ -166,14 +167,55 @@ static __u64 cpu_in(const struct wslices *ws, __s64 lo, __s64 hi, bool main)
 		else
 			b = m;
 	}
-	for (i = a; i < ws->n && ws->v[i].lo < hi; i++) {
-		__s64 x = ws->v[i].lo > lo ? ws->v[i].lo : lo;
-		__s64 y = ws->v[i].hi < hi ? ws->v[i].hi : hi;
+	return a;
+}
 
-		if (ws->v[i].main == main && y > x)
-			sum += y - x;
-	}
+static __s64 clip(const struct sl *s, __s64 lo, __s64 hi)
+{
+	__s64 x = s->lo > lo ? s->lo : lo, y = s->hi < hi ? s->hi : hi;
+
+	return y > x ? y - x : 0;
+}
+
+/* CPU of a worker's threads (main or the others) inside [lo, hi]. */
+static __u64 cpu_in(const struct wslices *ws, __s64 lo, __s64 hi, bool main)
+{
+	__u64 sum = 0;
+	int i;
+
+	for (i = first_at(ws, lo); i < ws->n && ws->v[i].lo < hi; i++)
+		if (ws->v[i].main == main)
+			sum += clip(&ws->v[i], lo, hi);
 	return sum;
+}
+
+/*
+ * The thread that ran a task: the compute thread with the most CPU in
+ * its window [k0, k1]. 0 if none ran. The few others that ran then too
+ * (Dask's profiler samples every 10 ms) are not the task's.
+ */
+static __u32 task_thread(const struct wslices *ws, __s64 k0, __s64 k1)
+{
+	__u32 tids[16] = {}, best = 0;
+	__u64 cpu[16] = {}, top = 0;
+	int i, j, n = 0;
+
+	for (i = first_at(ws, k0); i < ws->n && ws->v[i].lo < k1; i++) {
+		if (ws->v[i].main)
+			continue;
+		for (j = 0; j < n && tids[j] != ws->v[i].tid; j++)
+			;
+		if (j == n && n == 16)
+			continue;	/* more threads than that: ignore */
+		if (j == n)
+			tids[n++] = ws->v[i].tid;
+		cpu[j] += clip(&ws->v[i], k0, k1);
+		if (cpu[j] > top) {
+			top = cpu[j];
+			best = tids[j];
+		}
+	}
+	return best;
 }
 
 /* Exact bins: the CPU series comes from the slices. */
@@ -227,6 +269,20 @@ __u64 tr_slices_cpu(const struct trials *t, int w, __s64 lo, __s64 hi,
 		    bool main)
 {
 	return cpu_in(&t->sl->w[w], lo, hi, main);
+}
+
+__u64 tr_slices_task_cpu(const struct trials *t, int w, __s64 k0, __s64 k1,
+			 __s64 lo, __s64 hi)
+{
+	const struct wslices *ws = &t->sl->w[w];
+	__u32 tid = task_thread(ws, k0, k1);
+	__u64 sum = 0;
+	int i;
+
+	for (i = first_at(ws, lo); tid && i < ws->n && ws->v[i].lo < hi; i++)
+		if (ws->v[i].tid == tid)
+			sum += clip(&ws->v[i], lo, hi);
+	return sum;
 }
 
 __u64 tr_slices_count(const struct trials *t)
