@@ -535,6 +535,8 @@ static __noinline void slices_flush(struct xt_ev_slices *b)
 		return;
 	b->hdr.type = XT_EV_SLICES;
 	b->cpu = bpf_get_smp_processor_id();
+	if (n - 1 < XT_SLICE_BATCH)
+		b->hdr.ts_ns = b->s[n - 1].end_ns;
 	if (!bpf_ringbuf_output(&events, b, sizeof(*b), rb_flags())) {
 		b->lost = 0;
 		b->first_lost_ns = 0;

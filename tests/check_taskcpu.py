@@ -4,6 +4,7 @@ own clocks (calib.py --dask-log: every task's time.thread_time_ns()).
 
     check_taskcpu.py --report R.json --dask D.json [--tag T]
                      [--bytes-tol 0.02] [--figures F.json]
+    check_taskcpu.py --synth DIR [--xt XFERTRACE]
 
 Targets (issue 13): CPU of each task within 10% or 2 ms of its own
 thread_time for >= 95% of tasks, median error <= 2%; compute CPU per trial
@@ -14,6 +15,8 @@ stealing. Prints ok/FAIL lines, the figures, and "N passed, N failed".
 """
 import argparse
 import json
+import os
+import struct
 import sys
 
 PASS = FAIL = 0
@@ -57,7 +60,8 @@ def key_of(trial, k):
 
 
 def logged_bytes(d):
-    """Per param_id: bytes in transfer_incoming_log, and disturbed trials."""
+    """Per param_id: bytes in transfer_incoming_log, and the trials whose
+    transfers Dask's log shows were not what the marks say."""
     by, bad = {}, set()
     aggw = {t["param_id"]: {g["worker"] for g in t["aggs"]}
             for t in d["trials"]}
@@ -70,8 +74,11 @@ def logged_bytes(d):
                 if pid not in aggw:
                     continue
                 by[pid] = by.get(pid, 0) + n
-                if w not in aggw[pid] or key in seen:
-                    bad.add(pid)    # work stealing or a refetch
+                # work stealing, a refetch, or a result its own worker
+                # dropped and fetched back (the marks say it is local)
+                if w not in aggw[pid] or key in seen or \
+                        d["tasks"].get(key, {}).get("worker") == w:
+                    bad.add(pid)
                 seen.add(key)
     return by, bad
 
@@ -139,21 +146,123 @@ def check(a, r, d):
     ok(berr and all(abs(e) <= a.bytes_tol for e in berr),
        f"{tag}: transfer bytes per trial within {100 * a.bytes_tol:g}% of "
        f"Dask's transfer_incoming_log for {len(berr)} trials "
-       f"(worst {100 * bw:+.3f}%; {len(bad)} disturbed by stealing"
+       f"(worst {100 * bw:+.3f}%; {len(bad)} left out: stealing or refetches in Dask's log"
        f"{'; drops ' + str(drops) if drops else ''})")
     fig["bytes_worst"] = bw
     fig["bytes_trials"] = len(berr)
     return fig
 
 
+def synth_slices():
+    """On-CPU slices for worker A (docs/attribution.md "CPU from slices"),
+    added to check_trials.py's worked example: A is detailed from the
+    start; slices were lost in (1.0, 1.1]."""
+    import check_trials as ct
+    pid = ct.PIDS["A"]
+    ex, prof = pid * 10 + 1, pid * 10 + 2
+    comm = b"python3".ljust(16, b"\0")
+    r = [ct.rec(6, struct.pack("<QQII16s", pid * 10**9 + prof, pid * 10**9,
+                               prof, pid, comm)),
+         ct.rec(15, struct.pack("<QQII", ct.t(0), pid * 10**9, pid, 0)),
+         ct.rec(16, struct.pack("<QQQQII", ct.t(1100), 3, ct.t(1020),
+                                ct.t(1060), 0, 0))]
+
+    def slices(tid, stints):
+        body = struct.pack("<QIIII", pid * 10**9 + tid, tid, pid,
+                           len(stints), 0)
+        for a, b in stints:
+            body += struct.pack("<QQ", ct.t(a), (b - a) * ct.MS)
+        r.append(ct.rec(14, body))
+    # A STATS record as written before xt_stats had its slice counters:
+    # 16 kernel counters (ringbuf_full = 3), then the user ones
+    # (marks_rejected = 7).
+    k = [0] * 16
+    k[10] = 3
+    u = [0] * 10
+    u[1] = 7
+    r.append(ct.rec(10, struct.pack("<Q16Q10Q", ct.t(1900), *k, *u)))
+    slices(ex, [(1170, 1190), (1200, 1210), (1225, 1240), (1240, 1280)])
+    slices(prof, [(1195, 1198)])
+    slices(pid, [(1250, 1262)])
+    return b"".join(r)
+
+
+def cmd_synth(a):
+    import subprocess
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import check_trials as ct
+    os.makedirs(a.synth, exist_ok=True)
+    xft = os.path.join(a.synth, "slices.xft")
+    log = os.path.join(a.synth, "slices.log")
+    ct.write_trace(xft, ct.synth_records() + synth_slices())
+    with open(log, "w") as f:
+        f.write(ct.synth_marks())
+    p = subprocess.run([a.xt, "report", xft, "--marks", log, "--format",
+                        "json"], capture_output=True, text=True)
+    if not ok(p.returncode == 0, f"synth: report exits 0 ({p.stderr.strip()})"):
+        return
+    r = json.loads(p.stdout)
+    wend = ct.WALL0 / 1e9
+    a_tasks = {round(k["end_unix"] - wend, 3): k for t in r["trials"]
+               for k in t["tasks"] if k["worker"] == "tcp://10.0.0.1:8786"
+               and k["kind"] == "sim"}
+    t1, t2 = a_tasks[1.23], a_tasks[1.287]
+    # T1's last sim [1.178, 1.230]: executor 12 + 10 + 5 ms; the
+    # profiler's 3 ms in the window are not the task's
+    ok(t1["cpu_ns"] == 27 * ct.MS and t1["comm_cpu_ns"] == 0 and
+       t1["cpu_exact"] is True,
+       f"synth: a task's CPU is its thread's stints clipped at its window "
+       f"({t1['cpu_ns']} == {27 * ct.MS}, exact {t1['cpu_exact']})")
+    ok(t2["cpu_ns"] == 48 * ct.MS and t2["comm_cpu_ns"] == 12 * ct.MS and
+       t2["cpu_exact"] is True,
+       f"synth: T2's last sim 8 + 40 ms compute, 12 ms event loop "
+       f"({t2['cpu_ns']}, {t2['comm_cpu_ns']})")
+    lost = a_tasks[1.08]
+    ok(lost["cpu_exact"] is False,
+       "synth: a task in a bin where slices were lost falls back to bins "
+       "(cpu_exact false)")
+    others = [k for t in r["trials"] for k in t["tasks"]
+              if k["worker"] != "tcp://10.0.0.1:8786" and
+              k["cpu_ns"] is not None]
+    ok(others and all(k["cpu_exact"] is False for k in others),
+       "synth: tasks on workers without slices are not exact")
+    d = r["diagnostics"]
+    n_all = sum(1 for t in r["trials"] for k in t["tasks"]
+                if k["cpu_ns"] is not None)
+    n_ex = sum(1 for t in r["trials"] for k in t["tasks"]
+               if k["cpu_exact"])
+    ok(d["cpu_exact_tasks"] == n_ex and n_ex >= 2 and
+       abs(d["cpu_exact_share"] - n_ex / n_all) < 1e-9 and d["slices"] == 6,
+       f"synth: diagnostics cpu_exact_share {d['cpu_exact_share']} "
+       f"({n_ex}/{n_all}), slices {d['slices']}")
+    dr = r["drops"]
+    ok(dr["ringbuf_full"] == 3 and dr["marks_rejected"] == 7 and
+       dr["slices_lost"] == 0,
+       f"synth: a STATS record of the old layout reads right ({dr})")
+    w = d["window"]
+    tc = sum(t["compute_cpu_ns"] for t in r["trials"])
+    tm = sum(t["comm_cpu_ns"] for t in r["trials"])
+    ok(tc + w["unattributed_compute_ns"] == w["compute_cpu_ns"] and
+       tm + w["unattributed_comm_ns"] == w["comm_cpu_ns"],
+       "synth: CPU still conserved with slices")
+
+
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--report", required=True)
-    ap.add_argument("--dask", required=True)
+    ap.add_argument("--report")
+    ap.add_argument("--dask")
+    ap.add_argument("--synth", help="directory: check a synthetic trace")
+    ap.add_argument("--xt", default="build/xfertrace")
     ap.add_argument("--tag", default="")
     ap.add_argument("--bytes-tol", type=float, default=0.02)
     ap.add_argument("--figures")
     a = ap.parse_args()
+    if a.synth:
+        cmd_synth(a)
+        print(f"{PASS} passed, {FAIL} failed")
+        return 1 if FAIL else 0
+    if not a.report or not a.dask:
+        ap.error("--report and --dask, or --synth")
     with open(a.report) as f:
         r = json.load(f)
     with open(a.dask) as f:

@@ -31,6 +31,10 @@ t_check "record --detail with a bad value fails with a message" bash -c \
 	'! "$1" record --detail bogus -o "$2/x.xft" -- true 2>"$2/e" &&
 	grep -q -- "--detail takes" "$2/e"' bash "$XT" "$T_TMP"
 
+# The rules on a hand-made trace: exact stints, a lost span, old STATS.
+t_checker "" $PY "$XT_ROOT/tests/check_taskcpu.py" --synth "$T_TMP/synth" \
+	--xt "$XT"
+
 # Slices against a burner's own thread clocks (tests/burn.c), both sched
 # hook paths: every thread's slices add up to its CPU time.
 for hk in tp_btf raw_tp; do
