@@ -186,7 +186,7 @@ for _ in $(seq 100); do
 	grep -q "recording to" "$T_TMP/$n.rec.err" && break
 	sleep 0.1
 done
-if start_cluster && calib $n --seed 99; then
+if start_cluster && calib $n --seed 99 --trials 8; then
 	t_pass "late: cluster started after record, calib.py ran"
 else
 	t_fail "late: cluster or calib.py failed: $(tail -n 1 "$T_TMP/$n.err")"
