@@ -1019,7 +1019,8 @@ static int share_cpu(struct trials *t)
 	if (err)
 		return err;
 	for (i = 0; i < t->n_tasks; i++)
-		t->tasks[i].cpu_exact = t->sl && t->workers[t->tasks[i].worker].s;
+		t->tasks[i].cpu_exact = t->sl &&
+					t->workers[t->tasks[i].worker].s;
 	o = calloc(n + 1, sizeof(*o));
 	out = calloc(n + 1, sizeof(*out));
 	if (!o || !out) {
