@@ -17,6 +17,8 @@ Environment:
   BENCH_CONDITIONS=a,b restrict to these conditions (none is always run)
   BENCH_AA=1           also a second no-tracer condition, none-aa (noise floor)
   BENCH_WORKLOADS=a,b  restrict to these workloads
+  BENCH_EXTRA=n=cmd;.. more tracers, e.g. bpftrace recording slices too:
+                       'bpftrace-slices=bpftrace bench/slices.bt'
   BENCH_REPEAT=N       runs per block: a condition's turn in a pair
                        (default 3; the block counts with its median)
   BENCH_TARGET_S=S     wall time one workload run is scaled to (default 0.25)
@@ -73,6 +75,11 @@ WORKLOADS = [
      "pipe ping-pong, 64 B"),
     ("pipe-rr-pinned", "pipe_pingpong", ["-s", "64", "-c", PIN_CPU], 40000,
      "pipe ping-pong, 64 B, both ends on CPU " + PIN_CPU),
+    ("pipe-rr-pinned-detail", "pipe_pingpong",
+     ["-s", "64", "-c", PIN_CPU, "-L"], 40000,
+     "pipe ping-pong, 64 B, both ends on CPU " + PIN_CPU + ", each with a "
+     "listening socket: xfertrace records their on-CPU slices (the "
+     "default `record --detail`); compare with pipe-rr-pinned"),
 ]
 CONN_WORKLOAD = "conns-1000"
 

@@ -2,11 +2,14 @@
 /*
  * pipe_pingpong: two processes bounce a message over a pair of pipes.
  *
- *   pipe_pingpong [-s MSG_BYTES] [-n ROUND_TRIPS] [-c CPU]
+ *   pipe_pingpong [-s MSG_BYTES] [-n ROUND_TRIPS] [-c CPU] [-L]
  *
  * No sockets: this measures the cost added to context switches
  * (sched_switch). With -c both processes are pinned to one CPU, so each
- * round trip is exactly two switches between them. Prints one key=value line.
+ * round trip is exactly two switches between them. With -L each process
+ * first opens a TCP listener on 127.0.0.1 (and they wait 300 ms, untimed),
+ * so xfertrace's default `record --detail` selects both for on-CPU
+ * slices: the detailed path. Prints one key=value line.
  */
 #include <errno.h>
 #include <sched.h>
@@ -18,7 +21,51 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include "bench_util.h"
+
+/* A listening socket on loopback, kept open for the process's life. */
+static int listen_here(void)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET };
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) ||
+	    listen(fd, 1))
+		return -1;
+	return 0;
+}
+
+static int parse(int argc, char **argv, size_t *msg, unsigned long *n,
+		 int *cpu, int *lst)
+{
+	int opt;
+
+	while ((opt = getopt(argc, argv, "s:n:c:L")) != -1) {
+		switch (opt) {
+		case 's':
+			*msg = strtoul(optarg, NULL, 0);
+			break;
+		case 'n':
+			*n = strtoul(optarg, NULL, 0);
+			break;
+		case 'c':
+			*cpu = atoi(optarg);
+			break;
+		case 'L':
+			*lst = 1;
+			break;
+		default:
+			fprintf(stderr, "usage: %s [-s MSG_BYTES] [-n ROUND_TRIPS] [-c CPU] [-L]\n",
+				argv[0]);
+			return 2;
+		}
+	}
+	return *msg && *n ? 0 : 2;
+}
 
 static int echo(int rfd, int wfd, size_t msg, int cpu)
 {
@@ -54,13 +101,13 @@ static int bounce(int rfd, int wfd, size_t msg, unsigned long n, int cpu,
 
 int main(int argc, char **argv)
 {
-	int st, err, cpu = -1, req[2], rsp[2];
+	int st, err, cpu = -1, req[2], rsp[2], lst = 0;
 	unsigned long n = 150000;
 	size_t msg = 64;
 	double wall = 0;
 	pid_t pid;
 
-	if (pingpong_args(argc, argv, &msg, &n, &cpu))
+	if (parse(argc, argv, &msg, &n, &cpu, &lst))
 		return 2;
 	if (pipe(req) || pipe(rsp))
 		return 2;
@@ -70,10 +117,18 @@ int main(int argc, char **argv)
 	if (pid == 0) {
 		close(req[1]);
 		close(rsp[0]);
+		if (lst && listen_here())
+			_exit(1);
 		_exit(echo(req[0], rsp[1], msg, cpu));
 	}
 	close(req[0]);
 	close(rsp[1]);
+	if (lst) {
+		if (listen_here())
+			kill(pid, SIGKILL);
+		/* The tracer learns listeners at its next harvest. */
+		usleep(300000);
+	}
 	err = bounce(rsp[0], req[1], msg, n, cpu, &wall);
 	close(req[1]);
 	if (err)

@@ -526,12 +526,129 @@ static __always_inline void thread_exit(struct xt_thread *th, __u32 tid,
 		st->threads_exited++;
 }
 
+/*
+ * On-CPU slices of detailed processes (docs/performance.md, "Slices").
+ * detail_pids holds the selected tgids; user code fills it as listeners
+ * appear and bumps detail_gen after each change. A thread caches the
+ * answer in xt_thread.detail with the generation it was read in, so an
+ * unselected thread costs a global read and a compare per switch, not a
+ * hash lookup; a change is seen at each thread's next switch-out.
+ */
+const volatile bool detail_all = false;
+__u32 detail_gen = 1;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, XT_MAX_PROCS);
+	__type(key, __u32);			/* tgid */
+	__type(value, __u32);			/* unused */
+} detail_pids SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct xt_ev_slices);
+} slice_bufs SEC(".maps");
+
+static __always_inline bool thread_detailed(struct xt_thread *th)
+{
+	__u32 gen = detail_gen;
+
+	if (detail_all)
+		return true;
+	if (th->detail >> 1 != (gen & 0x7fffffff))
+		th->detail = gen << 1 |
+			     !!bpf_map_lookup_elem(&detail_pids, &th->tgid);
+	return th->detail & 1;
+}
+
+/* Queue this CPU's batch; count what the ring had no room for. */
+static __noinline void slices_flush(struct xt_ev_slices *b)
+{
+	struct xt_stats *st;
+	__u32 i, n = b->n;
+
+	if (!n)
+		return;
+	b->hdr.type = XT_EV_SLICES;
+	b->cpu = bpf_get_smp_processor_id();
+	if (n - 1 < XT_SLICE_BATCH)
+		b->hdr.ts_ns = b->s[n - 1].end_ns;
+	if (!bpf_ringbuf_output(&events, b, sizeof(*b), rb_flags())) {
+		b->lost = 0;
+		b->first_lost_ns = 0;
+		b->last_lost_ns = 0;
+		b->n = 0;
+		return;
+	}
+	st = stats_get();
+	if (st)
+		st->slices_lost += n;
+	b->lost += n;
+	for (i = 0; i < XT_SLICE_BATCH && i < n; i++) {
+		__u64 s0 = b->s[i].end_ns - b->s[i].cpu_ns;
+
+		if (!b->first_lost_ns || s0 < b->first_lost_ns)
+			b->first_lost_ns = s0;
+		if (b->s[i].end_ns > b->last_lost_ns)
+			b->last_lost_ns = b->s[i].end_ns;
+	}
+	b->n = 0;
+}
+
+static __noinline void slice_add(const struct xt_thread *th, __u64 cpu_ns)
+{
+	struct xt_ev_slices *b;
+	struct xt_slice *sl;
+	struct xt_stats *st;
+	__u32 zero = 0, i;
+
+	b = bpf_map_lookup_elem(&slice_bufs, &zero);
+	if (!b)
+		return;
+	if (b->n >= XT_SLICE_BATCH)
+		slices_flush(b);
+	i = b->n;
+	if (i >= XT_SLICE_BATCH)
+		return;
+	sl = &b->s[i];
+	sl->end_ns = bpf_ktime_get_ns();
+	sl->cpu_ns = cpu_ns;
+	sl->start_ns = th->start_ns;
+	sl->tid = th->tid;
+	sl->tgid = th->tgid;
+	b->n = i + 1;
+	st = stats_get();
+	if (st)
+		st->slices++;
+	if (b->n >= XT_SLICE_BATCH)
+		slices_flush(b);
+}
+
+/*
+ * Run by user code on each CPU (BPF_F_TEST_RUN_ON_CPU) at harvest: it
+ * runs in an IPI, so it never interleaves with the switch hook there.
+ */
+SEC("raw_tp")
+int flush_slices(void *ctx)
+{
+	__u32 zero = 0;
+	struct xt_ev_slices *b = bpf_map_lookup_elem(&slice_bufs, &zero);
+
+	if (b)
+		slices_flush(b);
+	return 0;
+}
+
 static __always_inline int handle_switch(struct task_struct *prev,
 					 const struct sw_vals *v)
 {
 	struct xt_cpu_slot *slot, in;
 	struct xt_thread *th;
 	__u32 zero = 0, tid = v->prev_tid;
+	bool created = false;
+	__u64 stint;
 
 	slot = bpf_map_lookup_elem(&cpu_slots, &zero);
 	if (!slot)
@@ -552,8 +669,19 @@ static __always_inline int handle_switch(struct task_struct *prev,
 		th = thread_create(prev, v, &in);
 		if (!th)
 			return 0;
+		created = true;
 	}
+	/*
+	 * The stint that ends now: what sum_exec_runtime grew by since its
+	 * last switch-out (a new entry: since its switch-in on this CPU if
+	 * seen, else prev_sum_exec_runtime, which the fair class sets at
+	 * switch-in). A thread runs only between its switches.
+	 */
+	stint = !created ? v->sum_ns - th->base_cpu_ns - th->cpu_ns :
+		v->sum_ns - (in.tid == tid ? in.in_sum_ns : v->stint_ns);
 	th->cpu_ns = v->sum_ns - th->base_cpu_ns;
+	if (thread_detailed(th) && stint)
+		slice_add(th, stint);
 	th->runq_ns = v->delay_ns - th->base_runq_ns;
 	th->switches = v->pcount - th->base_switches;
 	if (th->dirty != harvest_gen) {

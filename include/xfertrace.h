@@ -80,7 +80,7 @@ struct xt_thread {
 	__u32 tid;
 	__u32 tgid;
 	__u32 dirty;		/* harvest generation it last ran in */
-	__u32 pad;
+	__u32 detail;		/* detail_gen << 1 | slices recorded */
 	char comm[XT_COMM_LEN];
 };
 
@@ -102,6 +102,9 @@ struct xt_stats {
 	__u64 conns_closed;
 	__u64 threads_exited;
 	__u64 listen_events;
+	/* Appended: on-CPU slices of detailed processes. */
+	__u64 slices;		/* slices recorded */
+	__u64 slices_lost;	/* slices dropped: ring buffer full */
 };
 
 enum xt_event_type {
@@ -111,6 +114,7 @@ enum xt_event_type {
 	XT_EV_THREAD_EXIT	= 4,	/* final counts of a dead thread */
 	XT_EV_DIRTY		= 5,	/* a socket moved bytes in a new generation */
 	XT_EV_DIRTY_THREAD	= 6,	/* a thread ran in a new generation */
+	XT_EV_SLICES		= 7,	/* a batch of on-CPU slices */
 };
 
 struct xt_ev_hdr {
@@ -174,10 +178,42 @@ struct xt_cpu_slot {
 	__u64 in_sum_ns;	/* its se.sum_exec_runtime at that switch */
 };
 
+/*
+ * One on-CPU stint of a thread of a detailed process: it ran cpu_ns
+ * (the kernel's se.sum_exec_runtime grew by that much) and was switched
+ * out at end_ns (bpf_ktime_get_ns, CLOCK_MONOTONIC).
+ */
+struct xt_slice {
+	__u64 end_ns;
+	__u64 cpu_ns;
+	__u64 start_ns;		/* thread start_boottime */
+	__u32 tid;
+	__u32 tgid;
+};
+
+/*
+ * Slices are batched per CPU (a per-CPU array slot of this layout) and
+ * queued as one ring record when the batch is full or when user code
+ * flushes it at harvest. first_lost_ns..last_lost_ns: end times of the
+ * slices this CPU dropped since the last batch that got through (0: none).
+ */
+#define XT_SLICE_BATCH		32
+struct xt_ev_slices {
+	struct xt_ev_hdr hdr;
+	__u32 n;
+	__u32 cpu;
+	__u64 lost;		/* slices dropped before this batch */
+	__u64 first_lost_ns;
+	__u64 last_lost_ns;
+	struct xt_slice s[XT_SLICE_BATCH];
+};
+
 #define XT_ITER_CONN_BYTES	(8 + 176)
 #define XT_ITER_THREAD_BYTES	(8 + 96)
 _Static_assert(sizeof(struct xt_conn) == 176, "xt_conn layout");
 _Static_assert(sizeof(struct xt_thread) == 96, "xt_thread layout");
+_Static_assert(sizeof(struct xt_stats) == 18 * 8, "xt_stats layout");
+_Static_assert(sizeof(struct xt_slice) == 32, "xt_slice layout");
 _Static_assert(sizeof(struct xt_iter_conn) == XT_ITER_CONN_BYTES,
 	       "conn iterator record layout");
 _Static_assert(sizeof(struct xt_iter_thread) == XT_ITER_THREAD_BYTES,

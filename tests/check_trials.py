@@ -98,6 +98,9 @@ def dask_truth(d):
                     out[pid]["stolen"].append(w)
                 if key in seen:
                     out[pid]["refetch"].append(key)
+                # computed here, dropped, fetched back: not in the marks
+                elif d.get("tasks", {}).get(key, {}).get("worker") == w:
+                    out[pid]["refetch"].append(key)
                 seen.add(key)
     return out
 

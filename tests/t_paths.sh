@@ -3,16 +3,26 @@
 # Every collection fork that can load here is run by the accuracy tests.
 # The default suite runs the path `auto` picks; this program finds which
 # harvest paths (iter, notes, map) and discovery paths (iter, proc) load
-# on this kernel, and runs the byte, CPU, Dask and per-trial tests again
-# with each other path forced (XFERTRACE_HARVEST=X XFERTRACE_STRICT=1),
-# then the byte, CPU and discovery tests as on a kernel that refuses map
-# and file iterators (XFERTRACE_REFUSE). A path that loads and is not run
-# fails; one that cannot load is named with the reason. XT_PATHS_QUICK=1
-# runs only the byte and CPU tests per path.
+# on this kernel, and runs the byte and CPU tests again with each other
+# path forced (XFERTRACE_HARVEST=X XFERTRACE_STRICT=1). For Dask it runs
+# the calibration workload once on a real cluster under one recorder per
+# harvest path at the same time, and checks each trace against Dask's own
+# logs (flows: tests/dask/check_dask.py; per-trial bytes and CPU:
+# tests/check_trials.py). Then the byte, CPU, equivalence and discovery
+# tests as on a kernel that refuses map and file iterators
+# (XFERTRACE_REFUSE). A path that loads and is not run fails; one that
+# cannot load is named with the reason. XT_PATHS_QUICK=1 skips Dask.
 . "$(dirname "$0")/lib.sh"
 t_need_tracer
-TESTS=(t_bytes.sh t_cpu.sh t_dask.sh t_trials.sh)
-[ -n "${XT_PATHS_QUICK:-}" ] && TESTS=(t_bytes.sh t_cpu.sh)
+TESTS=(t_bytes.sh t_cpu.sh)
+D=$XT_ROOT/tests/dask
+ST=$T_TMP/cluster.json
+export PYTHONDONTWRITEBYTECODE=1
+stop_cluster() {
+	[ -f "$ST" ] && $PY "$D/cluster.py" stop --state "$ST" >/dev/null 2>&1
+	rm -f "$ST"
+}
+trap 'stop_cluster; t_cleanup' EXIT
 
 # loads KIND VALUE: does a strict 0.2 s recording take that path?
 loads() {
@@ -47,6 +57,7 @@ AUTO_D=$(auto_of discovery)
 t_check "auto picks a harvest path ($AUTO_H) and a discovery path ($AUTO_D)" \
 	[ -n "$AUTO_H" -a -n "$AUTO_D" ]
 TABLE=()
+LOADS=()
 for h in iter notes map; do
 	if ! loads harvest $h; then
 		why=$(tail -n 1 "$T_TMP/why")
@@ -59,6 +70,7 @@ for h in iter notes map; do
 		fi
 		continue
 	fi
+	LOADS+=($h)
 	if [ "$h" = "$AUTO_H" ]; then
 		TABLE+=("harvest=$h: run by the default suite (auto picks it here)")
 		continue
@@ -66,6 +78,52 @@ for h in iter notes map; do
 	run_as "harvest=$h" XFERTRACE_HARVEST=$h -- "${TESTS[@]}"
 	TABLE+=("harvest=$h: ran ${TESTS[*]}")
 done
+# dask_all HARVEST...: one calibration run, one strict recorder per path.
+dask_all() {
+	local h i=0 rp=()
+	if ! $PY "$D/cluster.py" start --workers 4 --state "$ST" >/dev/null; then
+		t_fail "dask: cluster start (see $ST.logs)"
+		return
+	fi
+	for h in "$@"; do
+		"$XT" record --strict --harvest $h -o "$T_TMP/d-$h.xft" \
+			2>"$T_TMP/d-$h.err" &
+		rp+=($!)
+		t_track $!
+	done
+	for h in "$@"; do
+		for ((i = 0; i < 100; i++)); do
+			grep -q "recording to" "$T_TMP/d-$h.err" && break
+			sleep 0.1
+		done
+	done
+	$PY "$D/calib.py" --state "$ST" --trials 16 --concurrency 8 --sims 10 \
+		--payload-bytes 400000 --outputs 2 --sim-ms 20 --agg-ms 10 \
+		--targets 2 --dask-log "$T_TMP/d.dask.json" >"$T_TMP/d.log" \
+		2>"$T_TMP/d.calib.err"
+	t_check "dask: calib.py ran (16 trials)" [ $? -eq 0 ]
+	kill -INT "${rp[@]}"
+	for i in "${rp[@]}"; do wait_gone $i 30; done
+	for h in "$@"; do
+		if ! "$XT" report "$T_TMP/d-$h.xft" --marks "$T_TMP/d.log" \
+			--format json >"$T_TMP/d-$h.json" 2>"$T_TMP/d-$h.rerr"; then
+			t_fail "harvest=$h/dask: report: $(tail -n 1 "$T_TMP/d-$h.rerr")"
+			continue
+		fi
+		t_checker "harvest=$h/dask" $PY "$D/check_dask.py" \
+			--report "$T_TMP/d-$h.json" --cluster "$ST" \
+			--dask "$T_TMP/d.dask.json"
+		t_checker "harvest=$h/trials" $PY "$XT_ROOT/tests/check_trials.py" \
+			--report "$T_TMP/d-$h.json" --dask "$T_TMP/d.dask.json" \
+			--tag "harvest=$h"
+	done
+	stop_cluster
+}
+if [ -z "${XT_PATHS_QUICK:-}" ]; then
+	dask_all "${LOADS[@]}"
+	TABLE+=("Dask calibration, one run, recorders on ${LOADS[*]}: check_dask.py and check_trials.py per trace")
+fi
+
 for d in iter proc; do
 	if loads discovery $d; then
 		TABLE+=("discovery=$d: ran t_discovery.sh (it forces both paths)")

@@ -18,6 +18,7 @@
 #include <bpf/libbpf.h>
 #include "cgroup.h"
 #include "collector.h"
+#include "detail.h"
 #include "hmap.h"
 #include "procnet.h"
 #include "util.h"
@@ -89,6 +90,10 @@ struct collector {
 	struct hmap *dirty_threads;	/* threads noted since the last read */
 	bool lost_seen;			/* a note was lost: read whole maps */
 	void *kbuf, *vbuf;
+	struct detail *detail;		/* who gets on-CPU slices */
+	struct hmap *detailed;		/* tgid -> start ns: in detail_pids */
+	bool flush_off;			/* per-CPU flush refused: read at stop */
+	bool any_detail;		/* some process is selected: flush */
 };
 
 static int emit(struct collector *c, const void *rec)
@@ -252,10 +257,37 @@ static void harvest_cgroups(struct collector *c, __u64 ts)
 	}
 }
 
+/* Slices for this process from now on; told to the trace once. */
+static void detail_add(struct collector *c, __u32 pid, __u64 start_ns,
+		       __u64 ts)
+{
+	struct xt_rec_detail r;
+	__u32 one = 1;
+	void *had = hmap__get(c->detailed, pid);
+
+	if (had && (__u64)(unsigned long)had == start_ns + 1)
+		return;
+	if (bpf_map_update_elem(bpf_map__fd(c->skel->maps.detail_pids), &pid,
+				&one, BPF_ANY))
+		return;
+	hmap__put(c->detailed, pid, (void *)(unsigned long)(start_ns + 1));
+	c->any_detail = true;
+	__atomic_add_fetch(&c->skel->data->detail_gen, 1, __ATOMIC_SEQ_CST);
+	/* Not the listen time: threads are covered from their next switch. */
+	REC_INIT(r, XT_REC_DETAIL);
+	r.ts_ns = ts > now_mono_ns() ? ts : now_mono_ns();
+	r.start_ns = start_ns;
+	r.pid = pid;
+	emit(c, &r);
+}
+
 static void emit_listen(struct collector *c, const struct xt_ev_listen *e,
 			__u32 open, __u64 ts)
 {
 	struct xt_rec_listen r;
+
+	if (open && detail__listener(c->detail, &e->tuple))
+		detail_add(c, e->tgid, e->start_ns, ts);
 
 	ensure_net_proc(c, e->tgid, e->start_ns, e->netns, 0, e->comm);
 	REC_INIT(r, XT_REC_LISTEN);
@@ -417,6 +449,58 @@ static void thread_final(struct collector *c, const struct xt_thread *t,
 	free(hmap__del(c->thread_snaps, key));
 }
 
+/* Slices of one thread out of a batch: one record per thread. */
+static void emit_thread_slices(struct collector *c,
+			       const struct xt_ev_slices *b, __u32 first,
+			       bool *done)
+{
+	struct {
+		struct xt_rec_slices r;
+		struct xt_rec_slice s[XT_SLICES_MAX];
+	} rec;
+	const struct xt_slice *k = &b->s[first];
+	__u32 i;
+
+	memset(&rec.r, 0, sizeof(rec.r));
+	rec.r.hdr.type = XT_REC_SLICES;
+	rec.r.start_ns = k->start_ns;
+	rec.r.tid = k->tid;
+	rec.r.pid = k->tgid;
+	for (i = first; i < b->n && i < XT_SLICE_BATCH; i++) {
+		const struct xt_slice *x = &b->s[i];
+
+		if (done[i] || x->tid != k->tid || x->start_ns != k->start_ns)
+			continue;
+		done[i] = true;
+		rec.s[rec.r.n].start_ns = x->end_ns - x->cpu_ns;
+		rec.s[rec.r.n++].cpu_ns = x->cpu_ns;
+		if (rec.r.n == XT_SLICES_MAX)
+			break;
+	}
+	rec.r.hdr.len = sizeof(rec.r) + rec.r.n * sizeof(rec.s[0]);
+	emit(c, &rec);
+}
+
+static void on_slices(struct collector *c, const struct xt_ev_slices *b)
+{
+	bool done[XT_SLICE_BATCH] = {};
+	struct xt_rec_slices_lost l;
+	__u32 i;
+
+	if (b->lost) {
+		REC_INIT(l, XT_REC_SLICES_LOST);
+		l.ts_ns = b->hdr.ts_ns;
+		l.lost = b->lost;
+		l.from_ns = b->first_lost_ns;
+		l.to_ns = b->last_lost_ns;
+		l.cpu = b->cpu;
+		emit(c, &l);
+	}
+	for (i = 0; i < b->n && i < XT_SLICE_BATCH; i++)
+		if (!done[i])
+			emit_thread_slices(c, b, i, done);
+}
+
 static int on_event(void *ctx, void *data, size_t len)
 {
 	const struct xt_ev_hdr *h = data;
@@ -444,6 +528,10 @@ static int on_event(void *ctx, void *data, size_t len)
 				  ((struct xt_ev_dirty *)data)->key,
 				  (void *)(unsigned long)
 				  ((struct xt_ev_dirty *)data)->gen);
+		break;
+	case XT_EV_SLICES:
+		if (len >= sizeof(struct xt_ev_slices))
+			on_slices(c, data);
 		break;
 	case XT_EV_THREAD_EXIT:
 		if (len >= sizeof(struct xt_ev_thread))
@@ -1011,6 +1099,79 @@ int collector__kstats(const struct collector *c, struct xt_stats *out)
 	return 0;
 }
 
+/* Processes named by PID, and `all`: slices from the first harvest. */
+static void detail_start(struct collector *c)
+{
+	struct xt_rec_detail r;
+	const __u32 *pids;
+	char path[64], buf[1024], *p;
+	int i, n;
+
+	if (detail__all(c->detail)) {
+		c->any_detail = true;
+		REC_INIT(r, XT_REC_DETAIL);
+		r.ts_ns = c->start_mono_ns;
+		emit(c, &r);
+	}
+	pids = detail__pids(c->detail, &n);
+	for (i = 0; i < n; i++) {
+		__u64 start = 0;
+		int f;
+
+		/* start_boottime in ticks: field 22, after the ")" of comm. */
+		snprintf(path, sizeof(path), "/proc/%u/stat", pids[i]);
+		if (read_file(path, buf, sizeof(buf)) <= 0 ||
+		    !(p = strrchr(buf, ')'))) {
+			p_warn("--detail %u: no such process; ignored", pids[i]);
+			continue;
+		}
+		for (f = 2; p && f < 22; f++)
+			p = strchr(p + 1, ' ');
+		if (p)
+			start = strtoull(p + 1, NULL, 10) * tick_ns();
+		detail_add(c, pids[i], start, c->start_mono_ns);
+	}
+}
+
+/*
+ * Each CPU's part-filled batch of slices to the ring: the flush program
+ * runs on that CPU in an IPI, so it cannot interleave with the switch
+ * hook there. Where that is refused, batches go when full, and what is
+ * left is read from the map once the hooks are detached.
+ */
+static void slices_flush(struct collector *c)
+{
+	LIBBPF_OPTS(bpf_test_run_opts, ro, .flags = BPF_F_TEST_RUN_ON_CPU);
+	int fd = bpf_program__fd(c->skel->progs.flush_slices), i;
+	struct xt_ev_slices *per;
+	__u32 zero = 0;
+
+	if (!c->any_detail)
+		return;
+	for (i = 0; i < c->ncpus && !c->flush_off; i++) {
+		ro.cpu = i;
+		if (bpf_prog_test_run_opts(fd, &ro) && errno != ENXIO) {
+			p_warn("flushing on-CPU slices per CPU refused (%s); they are written in batches",
+			       strerror(errno));
+			c->flush_off = true;
+		}
+	}
+	if (!c->flush_off || !c->stopped)
+		return;
+	per = calloc(c->ncpus, sizeof(*per));
+	if (!per)
+		return;
+	if (!bpf_map_lookup_elem(bpf_map__fd(c->skel->maps.slice_bufs),
+				 &zero, per)) {
+		for (i = 0; i < c->ncpus; i++)
+			on_slices(c, &per[i]);
+		memset(per, 0, c->ncpus * sizeof(*per));
+		bpf_map_update_elem(bpf_map__fd(c->skel->maps.slice_bufs),
+				    &zero, per, BPF_ANY);
+	}
+	free(per);
+}
+
 int collector__harvest(struct collector *c)
 {
 	struct xt_rec_interval iv;
@@ -1023,6 +1184,7 @@ int collector__harvest(struct collector *c)
 	 */
 	if (!c->discovered) {
 		c->discovered = true;
+		detail_start(c);
 		discover_listeners(c);
 	}
 	/*
@@ -1035,6 +1197,7 @@ int collector__harvest(struct collector *c)
 	/* Read and clear in one step: a note lost in between is kept. */
 	c->lost_seen = __atomic_exchange_n(&c->skel->bss->dirty_lost, 0,
 					   __ATOMIC_SEQ_CST);
+	slices_flush(c);
 	ring_buffer__consume(c->rb);
 	ts = now_mono_ns();
 	c->harvests++;
@@ -1297,7 +1460,9 @@ static int configure(struct collector *c)
 	s->rodata->coarse_clock = c->hooks.coarse_clock;
 	s->rodata->track_proc_active = !o->no_proc_active;
 	s->rodata->kp_recv_old_abi = c->hooks.recv_old_abi;
+	s->rodata->detail_all = detail__all(c->detail);
 	set_autoload(s, &c->hooks);
+	bpf_program__set_autoattach(s->progs.flush_slices, false);
 	if (bpf_map__set_max_entries(s->maps.conns, o->max_conns) ||
 	    bpf_map__set_max_entries(s->maps.threads, o->max_threads) ||
 	    bpf_map__set_max_entries(s->maps.procs, o->max_procs))
@@ -1358,11 +1523,15 @@ int collector__new(const struct collector_opts *opts, struct collector **out)
 	c->proc_snaps = hmap__new();
 	c->dirty = hmap__new();
 	c->dirty_threads = hmap__new();
+	c->detailed = hmap__new();
+	err = detail__parse(opts->detail, &c->detail);
+	if (err)
+		goto fail;
 	c->kbuf = calloc(BATCH, sizeof(__u64));
 	c->vbuf = calloc(BATCH, sizeof(struct xt_conn));
 	if (c->ncpus <= 0 || !c->procs_seen || !c->conn_snaps ||
 	    !c->thread_snaps || !c->proc_snaps || !c->dirty ||
-	    !c->dirty_threads || !c->kbuf ||
+	    !c->dirty_threads || !c->kbuf || !c->detailed ||
 	    !c->vbuf) {
 		err = -ENOMEM;
 		goto fail;
@@ -1479,6 +1648,8 @@ void collector__free(struct collector *c)
 	free_all(c->proc_snaps);
 	hmap__free(c->dirty);
 	hmap__free(c->dirty_threads);
+	hmap__free(c->detailed);
+	detail__free(c->detail);
 	free(c->kbuf);
 	free(c->vbuf);
 	free(c);

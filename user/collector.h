@@ -23,6 +23,7 @@ struct collector_opts {
 	__u32 max_procs;
 	bool no_proc_active;		/* skip per-process active time */
 	bool dry_run;			/* load, do not attach */
+	const char *detail;		/* --detail list ("": endpoints); NULL: none */
 	xt_sink_fn sink;
 	void *sink_ctx;
 };

@@ -7,6 +7,7 @@
 #define U(f, kind, help) { #f, kind, true, offsetof(struct xt_user_stats, f), help }
 
 const struct xt_counter xt_counters[] = {
+	K(slices_lost, XT_CK_DROP, "on-CPU slices the ring buffer could not take (their span falls back to bins)"),
 	K(conn_map_full, XT_CK_DROP, "send/recv events on sockets that found the connection map full"),
 	K(conn_map_full_bytes, XT_CK_DROP, "bytes of those events"),
 	K(thread_map_full, XT_CK_DROP, "context switches of threads that found the thread map full"),
@@ -31,6 +32,7 @@ const struct xt_counter xt_counters[] = {
 	K(conns_closed, XT_CK_COUNT, "sockets closed with their final counts queued"),
 	K(threads_exited, XT_CK_COUNT, "threads that exited with their final counts queued"),
 	K(listen_events, XT_CK_COUNT, "listener open and close events"),
+	K(slices, XT_CK_COUNT, "on-CPU slices recorded for detailed processes"),
 	U(marks_received, XT_CK_COUNT, "marks received on the marks socket"),
 	U(harvests, XT_CK_COUNT, "harvests"),
 };

@@ -31,6 +31,7 @@ struct record_opts {
 	bool dry_run;
 	__u64 max_conns;
 	__u64 max_threads;
+	char detail[4096];	/* --detail values, comma-joined */
 	char **cmd;
 };
 
@@ -54,6 +55,7 @@ static void usage(FILE *f)
 		"usage: xfertrace record [-o FILE] [--interval MS] [--duration S]\n"
 		"                        [--marks-socket PATH] [--burst-gap-ms MS] [--dry-run]\n"
 		"                        [--max-conns N] [--max-threads N] [path options]\n"
+		"                        [--detail PID|tcp://IP:PORT|:PORT|endpoints|all|none]...\n"
 		"                        [-- COMMAND ARGS...]\n"
 		"path options (each fork of collection; --strict makes an unavailable one an error):\n"
 		XT_PATH_USAGE);
@@ -70,6 +72,7 @@ static int parse_args(int argc, char **argv, struct record_opts *o)
 		{ "dry-run", no_argument, NULL, 'n' },
 		{ "max-conns", required_argument, NULL, 'C' },
 		{ "max-threads", required_argument, NULL, 'T' },
+		{ "detail", required_argument, NULL, 'D' },
 		{ "help", no_argument, NULL, 'h' },
 		XT_PATH_LONGOPTS,
 		{},
@@ -121,6 +124,17 @@ static int parse_args(int argc, char **argv, struct record_opts *o)
 				      c == 'C' ? "conns" : "threads", optarg);
 				return -EINVAL;
 			}
+			break;
+		case 'D':
+			/* Repeatable: each adds to the selection. */
+			if (strlen(o->detail) + strlen(optarg) + 2 >
+			    sizeof(o->detail) || !*optarg) {
+				p_err("record: --detail list too long or empty");
+				return -EINVAL;
+			}
+			if (*o->detail)
+				strcat(o->detail, ",");
+			strcat(o->detail, optarg);
 			break;
 		case 'h':
 			usage(stdout);
@@ -274,6 +288,7 @@ int cmd_record(int argc, char **argv)
 	co.dry_run = o.dry_run;
 	co.max_conns = o.max_conns;
 	co.max_threads = o.max_threads;
+	co.detail = o.detail;
 	co.sink = trace_writer__sink;
 	err = collector__new(&co, &c);
 	if (err)

@@ -26,6 +26,9 @@ enum xt_rec_type {
 	XT_REC_INTERVAL		= 11,	/* one harvest finished */
 	XT_REC_MARK		= 12,	/* a live mark line (variable length) */
 	XT_REC_CGROUP_CPU	= 13,	/* cgroup CPU throttling, cumulative */
+	XT_REC_SLICES		= 14,	/* on-CPU slices of one thread */
+	XT_REC_DETAIL		= 15,	/* slices recorded for a process from now */
+	XT_REC_SLICES_LOST	= 16,	/* slices dropped (ring buffer full) */
 	XT_REC_MAX
 };
 
@@ -176,6 +179,51 @@ struct xt_rec_mark {
 	char text[];		/* text_len bytes, padded to 8 */
 };
 
+/*
+ * On-CPU slices of one thread of a detailed process (variable length):
+ * n entries, each one continuous stint on a CPU of cpu_ns that began at
+ * start_ns (= switch-out time - cpu_ns), in switch-out order per CPU.
+ */
+struct xt_rec_slice {
+	__u64 start_ns;
+	__u64 cpu_ns;
+};
+
+#define XT_SLICES_MAX	64	/* entries per record */
+
+struct xt_rec_slices {
+	struct xt_rec_hdr hdr;
+	__u64 start_ns;		/* thread start */
+	__u32 tid;
+	__u32 pid;
+	__u32 n;
+	__u32 pad;
+	struct xt_rec_slice s[];
+};
+
+/* From ts_ns on, every stint of this process's threads is recorded. */
+struct xt_rec_detail {
+	struct xt_rec_hdr hdr;
+	__u64 ts_ns;
+	__u64 start_ns;		/* process start */
+	__u32 pid;		/* 0: every process (record --detail all) */
+	__u32 pad;
+};
+
+/*
+ * lost slices of detailed processes on one CPU, which ran within
+ * [from_ns, to_ns], never reached the trace (ring buffer full).
+ */
+struct xt_rec_slices_lost {
+	struct xt_rec_hdr hdr;
+	__u64 ts_ns;
+	__u64 lost;
+	__u64 from_ns;
+	__u64 to_ns;
+	__u32 cpu;
+	__u32 pad;
+};
+
 /* Every record is a whole number of 8-byte words (trace-format.md). */
 #define XT_REC_ALIGNED(t) _Static_assert(sizeof(t) % 8 == 0 && sizeof(t) <= 512, #t)
 XT_REC_ALIGNED(struct xt_rec_proc);
@@ -191,6 +239,9 @@ XT_REC_ALIGNED(struct xt_rec_stats);
 XT_REC_ALIGNED(struct xt_rec_interval);
 XT_REC_ALIGNED(struct xt_rec_mark);
 XT_REC_ALIGNED(struct xt_rec_cgroup_cpu);
+XT_REC_ALIGNED(struct xt_rec_slices);
+XT_REC_ALIGNED(struct xt_rec_detail);
+XT_REC_ALIGNED(struct xt_rec_slices_lost);
 
 /* Consumer of records: the trace writer, the live model, or both. */
 typedef int (*xt_sink_fn)(void *ctx, const struct xt_rec_hdr *rec);
@@ -211,6 +262,9 @@ static inline __u32 xt_rec_min_len(__u32 type)
 		[XT_REC_INTERVAL] = sizeof(struct xt_rec_interval),
 		[XT_REC_MARK] = sizeof(struct xt_rec_mark),
 		[XT_REC_CGROUP_CPU] = sizeof(struct xt_rec_cgroup_cpu),
+		[XT_REC_SLICES] = sizeof(struct xt_rec_slices),
+		[XT_REC_DETAIL] = sizeof(struct xt_rec_detail),
+		[XT_REC_SLICES_LOST] = sizeof(struct xt_rec_slices_lost),
 	};
 
 	return type && type < XT_REC_MAX ? lens[type] : 0;

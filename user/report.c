@@ -355,6 +355,9 @@ static void print_text(FILE *f, const struct model *m,
 	fprintf(f, "HEALTH  ");
 	counters__print(f, k, &m->stats.u, XT_CK_HEALTH, " ", ", ");
 	fputc('\n', f);
+	fprintf(f, "SLICES  %llu on-CPU slices recorded, %llu lost (ring buffer full)\n",
+		(unsigned long long)k->slices,
+		(unsigned long long)k->slices_lost);
 }
 
 static void usage(FILE *f)

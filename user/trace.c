@@ -65,6 +65,26 @@ static __u32 legacy_min_len(__u32 type)
 	}
 }
 
+/*
+ * STATS before struct xt_stats gained its slice counters: 16 kernel
+ * counters, then the user ones. Move the user counters to their place.
+ */
+#define XT_STATS_V0_K		16
+#define XT_STATS_V0_LEN		(16 + XT_STATS_V0_K * 8 + \
+				 sizeof(struct xt_user_stats))
+
+static void stats_v0(__u64 *scratch, const struct xt_rec_hdr *h)
+{
+	struct xt_rec_stats *st = (struct xt_rec_stats *)scratch;
+
+	_Static_assert(sizeof(struct xt_rec_stats) <= 64 * 8, "scratch");
+	memset(st, 0, sizeof(*st));
+	memcpy(st, h, 16 + XT_STATS_V0_K * 8);
+	memcpy(&st->u, (const char *)h + 16 + XT_STATS_V0_K * 8,
+	       sizeof(st->u));
+	st->hdr.len = sizeof(*st);
+}
+
 static int write_all(int fd, const void *p, size_t n)
 {
 	const char *c = p;
@@ -349,7 +369,10 @@ int trace_reader__next(struct trace_reader *r, const struct xt_rec_hdr **rec)
 		min = xt_rec_min_len(h->type);
 		if (!min)
 			continue;	/* unknown type: skip it */
-		if (h->len < min) {
+		if (h->type == XT_REC_STATS && h->len == XT_STATS_V0_LEN) {
+			stats_v0(r->scratch, h);
+			h = (struct xt_rec_hdr *)r->scratch;
+		} else if (h->len < min) {
 			/* Records only grow at the end: zero-fill older ones. */
 			if (h->len < legacy_min_len(h->type))
 				continue;
@@ -359,6 +382,10 @@ int trace_reader__next(struct trace_reader *r, const struct xt_rec_hdr **rec)
 		}
 		if (h->type == XT_REC_MARK &&
 		    ((struct xt_rec_mark *)h)->text_len > h->len - min)
+			continue;
+		if (h->type == XT_REC_SLICES &&
+		    ((struct xt_rec_slices *)h)->n >
+		    (h->len - min) / sizeof(struct xt_rec_slice))
 			continue;
 		*rec = h;
 		return 1;

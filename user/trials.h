@@ -107,6 +107,7 @@ struct tr_task {
 	__u64 line;
 	/* results */
 	__u64 cpu_ns, comm_cpu_ns;
+	bool cpu_exact;		/* every bin it overlaps had slices */
 };
 
 enum tr_mode {
@@ -219,6 +220,14 @@ struct trials {
 	int n_task_level, n_trial_level, n_untimed;
 	char verdict[512];
 	void *priv;
+	struct tr_slices *sl;		/* on-CPU slices, while attributing */
+	/*
+	 * Per bin, while attributing: when the bytes it holds may have
+	 * started to arrive, the previous harvest's first socket read
+	 * (earlier than bin_lo when a harvest is slow).
+	 */
+	__s64 *bytes_lo;
+	__u64 n_slices;
 };
 
 /* trials.c */
@@ -230,6 +239,15 @@ void tr_split_int(__u64 total, const double *w, int n, __u64 *out);
 double tr_percentile(double *v, int n, double p);
 /* trials_attr.c */
 int tr_attribute(struct trials *t, const char *trace_path);
+/* trials_slices.c: exact CPU from on-CPU slices */
+int tr_slices_load(struct trials *t, const char *trace_path);
+bool tr_slices_exact(const struct trials *t, int w, int bin);
+__u64 tr_slices_cpu(const struct trials *t, int w, __s64 lo, __s64 hi,
+		    bool main);
+__u64 tr_slices_task_cpu(const struct trials *t, int w, __s64 k0, __s64 k1,
+			 __s64 lo, __s64 hi);
+__u64 tr_slices_count(const struct trials *t);
+void tr_slices_free(struct trials *t);
 /* trials_out.c */
 void tr_finish(struct trials *t);
 

@@ -233,6 +233,8 @@ static int on_conn_delta(struct attr *a, const struct xt_rec_conn_delta *r)
 	if (lw < 0)
 		return 0;
 	bin = bin_of(t, (__s64)r->ts_ns);
+	if (bin + 1 < t->n_bins && (__s64)r->ts_ns < t->bytes_lo[bin + 1])
+		t->bytes_lo[bin + 1] = (__s64)r->ts_ns;
 	if (t->workers[lw].s)
 		t->workers[lw].s[bin].io += r->tx_bytes + r->rx_bytes;
 	rw = peer_worker(a, c);
@@ -789,7 +791,7 @@ static int open_fetches(const struct trials *t, int bin,
 			struct tr_demand **dv, int nd, int *p,
 			struct tr_demand **act, int na)
 {
-	__s64 lo = t->bin_lo[bin] - t->slack, hi = t->bin_hi[bin] + t->slack;
+	__s64 lo = t->bytes_lo[bin] - t->slack, hi = t->bin_hi[bin] + t->slack;
 	int i, n = 0;
 
 	while (*p < nd && dv[*p]->a < hi)
@@ -949,10 +951,52 @@ static __u64 cap_split(__u64 total, const double *o, int n, __u64 *out)
 	return total - sum;
 }
 
+/*
+ * A bin with slices: each task gets what its thread ran inside its window
+ * (comm: the event loop's); overlapping windows (clock noise) share the
+ * bin's CPU.
+ */
+static __u64 exact_split(struct trials *t, int wi, int bin, bool main,
+			 const struct claim *cl, int n, double *o, __u64 *out)
+{
+	__u64 pool = main ? t->workers[wi].s[bin].cpu_main :
+		     t->workers[wi].s[bin].cpu_other, sum = 0;
+	int i;
+
+	for (i = 0; i < n; i++) {
+		const struct tr_task *k = &t->tasks[cl[i].task];
+		__s64 lo = k->start > t->bin_lo[bin] ? k->start : t->bin_lo[bin];
+		__s64 hi = k->end < t->bin_hi[bin] ? k->end : t->bin_hi[bin];
+
+		out[i] = main ? tr_slices_cpu(t, wi, lo, hi, true) :
+			 tr_slices_task_cpu(t, wi, k->start, k->end, lo, hi);
+		o[i] = (double)out[i];
+		sum += out[i];
+	}
+	if (sum <= pool)
+		return pool - sum;
+	tr_split_int(pool, o, n, out);
+	return 0;
+}
+
 static void share_cpu_bin(struct trials *t, struct tr_worker *w, int bin,
 			  const struct claim *cl, int n, double *o, __u64 *out)
 {
-	int i;
+	int i, wi = (int)(w - t->workers);
+
+	if (tr_slices_exact(t, wi, bin)) {
+		w->left_compute[bin] = exact_split(t, wi, bin, false, cl, n,
+						   o, out);
+		for (i = 0; i < n; i++)
+			t->tasks[cl[i].task].cpu_ns += out[i];
+		w->left_comm[bin] = exact_split(t, wi, bin, true, cl, n, o,
+						out);
+		for (i = 0; i < n; i++)
+			t->tasks[cl[i].task].comm_cpu_ns += out[i];
+		return;
+	}
+	for (i = 0; i < n; i++)
+		t->tasks[cl[i].task].cpu_exact = false;
 
 	for (i = 0; i < n; i++)
 		o[i] = (double)cl[i].o;
@@ -969,18 +1013,21 @@ static int share_cpu(struct trials *t)
 	struct claim *cl;
 	double *o;
 	__u64 *out;
-	int n, i = 0, j, w, b, err;
+	int n, i, j, w, b, err;
 
 	err = make_claims(t, &cl, &n);
 	if (err)
 		return err;
+	for (i = 0; i < t->n_tasks; i++)
+		t->tasks[i].cpu_exact = t->sl &&
+					t->workers[t->tasks[i].worker].s;
 	o = calloc(n + 1, sizeof(*o));
 	out = calloc(n + 1, sizeof(*out));
 	if (!o || !out) {
 		err = -ENOMEM;
 		goto out;
 	}
-	for (w = 0; w < t->n_workers; w++) {
+	for (w = 0, i = 0; w < t->n_workers; w++) {
 		struct tr_worker *wk = &t->workers[w];
 
 		for (b = t->win_lo; wk->s && b <= t->win_hi; b++) {
@@ -1146,10 +1193,18 @@ int tr_attribute(struct trials *t, const char *trace_path)
 				  (__u64)(unsigned long)t->workers[i].proc,
 				  (void *)(long)(i + 1));
 	err = alloc_series(t);
+	t->bytes_lo = calloc(t->n_bins, sizeof(*t->bytes_lo));
+	if (!err && !t->bytes_lo)
+		err = -ENOMEM;
+	for (i = 0; !err && i < t->n_bins; i++)
+		t->bytes_lo[i] = t->bin_lo[i];
 	if (!err)
 		err = read_series(&a, trace_path);
+	if (!err)
+		err = tr_slices_load(t, trace_path);
 	if (err)
 		goto out;
+	t->n_slices = tr_slices_count(t);
 	merge_samples(t);
 	set_window(t);
 	err = build_demands(t);
@@ -1163,6 +1218,9 @@ int tr_attribute(struct trials *t, const char *trace_path)
 	if (!err)
 		sum_up(t);
 out:
+	tr_slices_free(t);
+	free(t->bytes_lo);
+	t->bytes_lo = NULL;
 	hmap__free(a.proc_w);
 	hmap__free(a.conn_w);
 	return err;

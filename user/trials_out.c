@@ -343,7 +343,26 @@ static json_t *task_json(const struct trials *t, const struct tr_task *k)
 		json_object_set_new(o, "need_bytes",
 				    json_integer(d ? d->need : 0));
 	}
+	json_object_set_new(o, "cpu_exact", k->cpu_ok && have ?
+			    json_boolean(k->cpu_exact) : json_null());
 	return o;
+}
+
+/* Share of the tasks with a CPU figure whose CPU came from slices. */
+static double exact_share(const struct trials *t, int *n_exact, int *n_all)
+{
+	int i;
+
+	*n_exact = *n_all = 0;
+	for (i = 0; t->have_window && i < t->n_tasks; i++) {
+		const struct tr_task *k = &t->tasks[i];
+
+		if (!k->cpu_ok || t->trials[k->trial].dropped)
+			continue;
+		++*n_all;
+		*n_exact += k->cpu_exact;
+	}
+	return *n_all ? (double)*n_exact / *n_all : NAN;
 }
 
 static json_t *trial_json(const struct trials *t, const struct tr_trial *tr)
@@ -459,6 +478,7 @@ static json_t *diag_json(const struct trials *t)
 {
 	struct tr_diag d;
 	json_t *o;
+	int i, k;
 
 	diag_compute(t, &d);
 	o = json_pack("{s:i, s:i, s:i, s:i, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}",
@@ -496,6 +516,9 @@ static json_t *diag_json(const struct trials *t)
 	json_object_set_new(o, "unattributed_cpu_share",
 			    jnum(d.un_cpu_share));
 	json_object_set_new(o, "runq_share", jnum(d.runq_share));
+	json_object_set_new(o, "cpu_exact_share", jnum(exact_share(t, &i, &k)));
+	json_object_set_new(o, "cpu_exact_tasks", json_integer(i));
+	json_object_set_new(o, "slices", json_integer(t->n_slices));
 	json_object_set_new(o, "burst_gap_ns", json_integer(t->burst_gap_ns));
 	json_object_set_new(o, "slack_ns", json_integer(t->slack));
 	json_object_set_new(o, "window", window_json(t));
@@ -597,7 +620,7 @@ static void print_diag(FILE *f, const struct trials *t)
 {
 	char a[4][16], p[4][32], sr[16], lo[16], un[16], uc[16];
 	struct tr_diag d;
-	int i;
+	int i, ne, na;
 
 	diag_compute(t, &d);
 	fmt_ms(a[0], 16, d.sim_p50);
@@ -622,6 +645,9 @@ static void print_diag(FILE *f, const struct trials *t)
 	pct(lo, sizeof(lo), d.locality);
 	fprintf(f, "  split aggregations %s of trials (%d/%d); locality %s of inputs already on the aggregation's worker\n",
 		sr, d.n_split, d.n_with_agg, lo);
+	exact_share(t, &ne, &na);
+	fprintf(f, "  task CPU exact (from on-CPU slices) for %d of %d tasks; the rest shared from harvest bins\n",
+		ne, na);
 	pct(un, sizeof(un), d.un_share);
 	pct(uc, sizeof(uc), d.un_cpu_share);
 	fprintf(f, "  unattributed: %s of worker-to-worker bytes, %s of worker CPU (window %.3f s)\n",

@@ -26,6 +26,13 @@ timestamp with nanoseconds (like `kubectl logs --timestamps`):
         duration_ms=21.0 worker=tcp://...
     ... TRIAL_END param_id=3fa2c1d0
 
+Each task also measures its own CPU (time.thread_time_ns() over the same
+span as duration_ms): thread_cpu_ns in the --dask-log records. The span is
+read with time.time_ns() at both ends, right next to the CPU clock reads,
+so the line's window [end - duration_ms, end] is the span the CPU was
+measured over (a duration from another clock, read after the thread lost
+the GIL for a few ms, would shift the window by that much).
+
 SIM/AGG timestamps are the task's end time, read on the worker (wall clock);
 TRIAL_* timestamps are read on the client. Lines are printed when the trial's
 aggregations come back, so they are not globally sorted. Units: MB = 1e6
@@ -99,7 +106,7 @@ def agg_line(rec):
 def sim_task(key, param_id, seed, payload_bytes, n_outputs, sim_ms,
              marks=None):
     """One simulation replicate: burn CPU, return a SimReturn-like dict."""
-    t0 = time.perf_counter()
+    c0 = time.thread_time_ns()
     start_ns = time.time_ns()
     burn_cpu(sim_ms)
     rng = np.random.default_rng(seed)
@@ -109,10 +116,13 @@ def sim_task(key, param_id, seed, payload_bytes, n_outputs, sim_ms,
         n = base + (1 if j < extra else 0)
         outputs[f"out{j}"] = rng.integers(0, 256, n, dtype=np.uint8)
     w = get_worker()
+    end_ns = time.time_ns()
+    cpu_ns = time.thread_time_ns() - c0
     rec = {"key": key, "param_id": param_id, "seed": seed,
-           "duration_ms": (time.perf_counter() - t0) * 1000.0,
+           "duration_ms": (end_ns - start_ns) / 1e6,
+           "thread_cpu_ns": cpu_ns, "tid": threading.get_native_id(),
            "worker": w.address, "pid": os.getpid(), "start_ns": start_ns,
-           "end_ns": time.time_ns()}
+           "end_ns": end_ns}
     send_mark(marks, sim_line(rec))
     return {"task_id": key, "outputs": outputs, "timing": rec}
 
@@ -120,7 +130,7 @@ def sim_task(key, param_id, seed, payload_bytes, n_outputs, sim_ms,
 def agg_task(*sim_returns, task_key, run_id, param_id, targets, agg_ms,
              marks=None):
     """Aggregate all replicates for one or more targets."""
-    t0 = time.perf_counter()
+    c0 = time.thread_time_ns()
     start_ns = time.time_ns()
     sizes = [a.nbytes for r in sim_returns for a in r["outputs"].values()]
     losses = {}
@@ -129,14 +139,18 @@ def agg_task(*sim_returns, task_key, run_id, param_id, targets, agg_ms,
         # Touch all data, as a loss function reading every replicate would.
         losses[t] = float(sum(int(a.sum(dtype=np.uint64)) for r in sim_returns
                               for a in r["outputs"].values()))
+    w = get_worker()
+    end_ns = time.time_ns()
+    cpu_ns = time.thread_time_ns() - c0
     rec = {"key": task_key, "run_id": run_id, "param_id": param_id,
+           "thread_cpu_ns": cpu_ns, "tid": threading.get_native_id(),
            "target": "+".join(targets), "n_sim_returns": len(sim_returns),
            "n_outputs": len(sim_returns[0]["outputs"]) if sim_returns else 0,
            "total_inline_mb": sum(sizes) / 1e6,
            "max_single_kb": max(sizes, default=0) / 1e3,
-           "duration_ms": (time.perf_counter() - t0) * 1000.0,
-           "worker": get_worker().address, "pid": os.getpid(),
-           "start_ns": start_ns, "end_ns": time.time_ns()}
+           "duration_ms": (end_ns - start_ns) / 1e6,
+           "worker": w.address, "pid": os.getpid(),
+           "start_ns": start_ns, "end_ns": end_ns}
     send_mark(marks, agg_line(rec))
     return {"losses": losses, "agg": rec,
             "sims": [r["timing"] for r in sim_returns]}
