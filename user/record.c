@@ -1,12 +1,15 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /*
  * `xfertrace record [-o FILE] [--interval MS] [--duration S]
- *  [--marks-socket PATH] [--hooks H] [--burst-gap-ms MS] [--dry-run]
+ *  [--marks-socket PATH [--marks-group GROUP]] [--hooks H]
+ *  [--burst-gap-ms MS] [--dry-run]
  *  [-- COMMAND ARGS...]`: trace until the command exits, the duration
  * ends, or SIGINT/SIGTERM arrives; a second signal exits at once.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
+#include <grp.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -28,6 +31,7 @@ struct record_opts {
 	struct xt_paths paths;
 	__u64 burst_gap_ms;
 	const char *marks_path;
+	gid_t marks_group;	/* (gid_t)-1: leave the socket's group alone */
 	bool dry_run;
 	__u64 max_conns;
 	__u64 max_threads;
@@ -52,11 +56,30 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: xfertrace record [-o FILE] [--interval MS] [--duration S]\n"
-		"                        [--marks-socket PATH] [--burst-gap-ms MS] [--dry-run]\n"
+		"                        [--marks-socket PATH [--marks-group GROUP]]\n"
+		"                        [--burst-gap-ms MS] [--dry-run]\n"
 		"                        [--max-conns N] [--max-threads N] [path options]\n"
 		"                        [-- COMMAND ARGS...]\n"
 		"path options (each fork of collection; --strict makes an unavailable one an error):\n"
 		XT_PATH_USAGE);
+}
+
+/* A group name, or a number for a group only the pods know. */
+static int parse_group(const char *s, gid_t *out)
+{
+	struct group *g = getgrnam(s);
+	__u64 v;
+
+	if (g) {
+		*out = g->gr_gid;
+		return 0;
+	}
+	if (!parse_u64(s, 0, (gid_t)-2, &v)) {
+		*out = v;
+		return 0;
+	}
+	p_err("record: --marks-group: no group '%s' (give a name or a number)", s);
+	return -EINVAL;
 }
 
 static int parse_args(int argc, char **argv, struct record_opts *o)
@@ -67,6 +90,7 @@ static int parse_args(int argc, char **argv, struct record_opts *o)
 		{ "duration", required_argument, NULL, 'd' },
 		{ "burst-gap-ms", required_argument, NULL, 'g' },
 		{ "marks-socket", required_argument, NULL, 'm' },
+		{ "marks-group", required_argument, NULL, 'G' },
 		{ "dry-run", no_argument, NULL, 'n' },
 		{ "max-conns", required_argument, NULL, 'C' },
 		{ "max-threads", required_argument, NULL, 'T' },
@@ -110,6 +134,10 @@ static int parse_args(int argc, char **argv, struct record_opts *o)
 		case 'm':
 			o->marks_path = optarg;
 			break;
+		case 'G':
+			if (parse_group(optarg, &o->marks_group))
+				return -EINVAL;
+			break;
 		case 'n':
 			o->dry_run = true;
 			break;
@@ -144,6 +172,10 @@ static int parse_args(int argc, char **argv, struct record_opts *o)
 	}
 	if (!*o->out) {
 		p_err("record: -o needs a file name");
+		return -EINVAL;
+	}
+	if (o->marks_group != (gid_t)-1 && !o->marks_path) {
+		p_err("record: --marks-group needs --marks-socket");
 		return -EINVAL;
 	}
 	return 0;
@@ -234,19 +266,51 @@ static int exit_status(int status)
 	return 1;
 }
 
-static int open_marks(const char *path, struct marksock **ms)
+/*
+ * The default directory is ours: 0750, and with --marks-group in that
+ * group, so members can reach the socket and nobody else can.
+ */
+static void make_default_dir(gid_t group)
+{
+	int fd;
+
+	mkdir("/run/xfertrace", 0750);
+	if (group == (gid_t)-1)
+		return;
+	fd = open("/run/xfertrace", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	if (fchown(fd, -1, group) || fchmod(fd, 0750))
+		p_warn("record: cannot give /run/xfertrace to group %u: %s",
+		       (unsigned)group, strerror(errno));
+	close(fd);
+}
+
+static int open_marks(const char *path, gid_t group, struct marksock **ms)
 {
 	int err;
 
 	if (!strcmp(path, XT_MARKS_DEFAULT_PATH))
-		mkdir("/run/xfertrace", 0750);
-	err = marksock__open(path, ms);
+		make_default_dir(group);
+	err = marksock__open_group(path, group, ms);
 	if (err)
 		p_err("record: cannot listen for marks on %s: %s", path,
-		      err == -EEXIST ? "a file that is not a socket is there" :
-		      err == -EADDRINUSE ? "another xfertrace is listening there; give this one its own --marks-socket path" :
-		      strerror(-err));
+		      marksock__strerror(err));
 	return err;
+}
+
+static const char *out_strerror(int err)
+{
+	switch (err) {
+	case -ELOOP:
+		return "it is a symbolic link; give the real path";
+	case -EISDIR:
+		return "it is a directory";
+	case -EEXIST:
+		return "it is not a regular file";
+	default:
+		return strerror(-err);
+	}
 }
 
 int cmd_record(int argc, char **argv)
@@ -255,6 +319,7 @@ int cmd_record(int argc, char **argv)
 		.out = "xfertrace.xft",
 		.interval_ms = 100,
 		.burst_gap_ms = 5,
+		.marks_group = (gid_t)-1,
 	};
 	struct collector_opts co = {};
 	struct trace_writer *w = NULL;
@@ -287,17 +352,23 @@ int cmd_record(int argc, char **argv)
 	err = trace_writer__open(o.out, hdr, &w);
 	json_decref(hdr);
 	if (err) {
-		p_err("record: cannot write %s: %s", o.out, strerror(-err));
+		p_err("record: cannot write %s: %s", o.out, out_strerror(err));
 		goto cleanup;
 	}
 	collector__set_sink(c, trace_writer__sink, w);
-	if (o.marks_path && open_marks(o.marks_path, &ms))
+	if (o.marks_path && open_marks(o.marks_path, o.marks_group, &ms))
 		goto cleanup;
 	install_signals();
 	/* First harvest before the command starts: listeners are known. */
 	err = collector__harvest(c);
 	if (err)
 		goto write_err;
+	/* Every startup check passed: only now replace what was at -o. */
+	err = trace_writer__commit(w);
+	if (err) {
+		p_err("record: cannot write %s: %s", o.out, out_strerror(err));
+		goto cleanup;
+	}
 	hk = collector__hooks(c);
 	fprintf(stderr, "xfertrace: recording to %s (tcp-bytes=%s cpu=%s tcp-state=%s harvest=%s discovery=%s clock=%s)%s\n",
 		o.out, hook_name(hk->use[XT_C_SOCK]),
@@ -335,7 +406,8 @@ int cmd_record(int argc, char **argv)
 write_err:
 	p_err("record: writing %s failed: %s", o.out, strerror(-err));
 cleanup:
-	if (w && trace_writer__close(w))
+	/* A failed start leaves whatever was at -o untouched. */
+	if (w && (ret ? trace_writer__discard(w) : trace_writer__close(w)))
 		ret = 1;
 	marksock__free(ms);
 	collector__free(c);
