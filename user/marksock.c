@@ -13,6 +13,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -208,6 +209,22 @@ const char *marksock__strerror(int err)
 	default:
 		return strerror(-err);
 	}
+}
+
+/* A group name, or a number for a group only the pods know. */
+int marksock__parse_group(const char *s, gid_t *out)
+{
+	struct group *g = getgrnam(s);
+	__u64 v;
+
+	if (g) {
+		*out = g->gr_gid;
+		return 0;
+	}
+	if (parse_u64(s, 0, (gid_t)-2, &v))
+		return -EINVAL;
+	*out = v;
+	return 0;
 }
 
 int marksock__fd(const struct marksock *ms)

@@ -17,6 +17,8 @@ struct marksock;
  */
 int marksock__open(const char *path, struct marksock **out);
 int marksock__open_group(const char *path, gid_t group, struct marksock **out);
+/* --marks-group: a group name or number; -EINVAL if neither. */
+int marksock__parse_group(const char *s, gid_t *out);
 /* What an error of marksock__open* means, for a message. */
 const char *marksock__strerror(int err);
 /* Readable when marks have arrived: poll it, then call drain. */

@@ -9,7 +9,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
-#include <grp.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -62,24 +61,6 @@ static void usage(FILE *f)
 		"                        [-- COMMAND ARGS...]\n"
 		"path options (each fork of collection; --strict makes an unavailable one an error):\n"
 		XT_PATH_USAGE);
-}
-
-/* A group name, or a number for a group only the pods know. */
-static int parse_group(const char *s, gid_t *out)
-{
-	struct group *g = getgrnam(s);
-	__u64 v;
-
-	if (g) {
-		*out = g->gr_gid;
-		return 0;
-	}
-	if (!parse_u64(s, 0, (gid_t)-2, &v)) {
-		*out = v;
-		return 0;
-	}
-	p_err("record: --marks-group: no group '%s' (give a name or a number)", s);
-	return -EINVAL;
 }
 
 static int parse_args(int argc, char **argv, struct record_opts *o)
@@ -135,8 +116,11 @@ static int parse_args(int argc, char **argv, struct record_opts *o)
 			o->marks_path = optarg;
 			break;
 		case 'G':
-			if (parse_group(optarg, &o->marks_group))
+			if (marksock__parse_group(optarg, &o->marks_group)) {
+				p_err("record: --marks-group: no group '%s' (give a name or a number)",
+				      optarg);
 				return -EINVAL;
+			}
 			break;
 		case 'n':
 			o->dry_run = true;
