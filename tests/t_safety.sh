@@ -22,6 +22,8 @@ export PYTHONDONTWRITEBYTECODE=1
 D=$T_TMP/d
 mkdir -m 0700 "$D"
 
+# t_st $? DESC: pass or fail DESC by the status of the command just run.
+t_st() { if [ "$1" -eq 0 ]; then t_pass "$2"; else t_fail "$2"; fi; }
 # one_line FILE: exactly one non-empty line.
 one_line() { [ "$(awk 'END { print NR }' "$1")" -eq 1 ] && grep -q . "$1"; }
 md5() { md5sum <"$1" | cut -d' ' -f1; }
@@ -40,43 +42,43 @@ chmod 0666 "$D/old.xft"
 : >"$D/notasocket"
 "$XT" record -o "$D/old.xft" --marks-socket "$D/notasocket" -- true 2>"$T_TMP/e1"
 rc=$?
-t_check "failed start (marks path is a regular file): exit $rc, one line: $(cat "$T_TMP/e1")" \
-	[ "$rc" -ne 0 ] && one_line "$T_TMP/e1"
+[ "$rc" -ne 0 ] && one_line "$T_TMP/e1"
+t_st $? "failed start (marks path is a regular file): exit $rc, one line: $(cat "$T_TMP/e1")"
 t_check "failed start: existing trace byte-identical" [ "$(md5 "$D/old.xft")" = "$sum" ]
 t_check "failed start: no temporary file left ($(ls -A "$D" | tr '\n' ' '))" \
 	[ -z "$(ls -A "$D" | grep -v '^old.xft$\|^notasocket$')" ]
 mkdir -m 1777 "$D/pub"
 "$XT" record -o "$D/old.xft" --marks-socket "$D/pub/m.sock" -- true 2>"$T_TMP/e2"
 rc=$?
-t_check "failed start (unsafe socket dir): existing trace byte-identical, exit $rc" \
-	[ "$rc" -ne 0 ] && [ "$(md5 "$D/old.xft")" = "$sum" ]
+[ "$rc" -ne 0 ] && [ "$(md5 "$D/old.xft")" = "$sum" ]
+t_st $? "failed start (unsafe socket dir): existing trace byte-identical, exit $rc"
 
 # --- item 3: symlinks and modes ---
 ln -s old.xft "$D/link.xft"
 "$XT" record -o "$D/link.xft" -- true 2>"$T_TMP/e3"
 rc=$?
-t_check "symlink at -o refused: exit $rc, one line: $(cat "$T_TMP/e3")" \
-	[ "$rc" -ne 0 ] && one_line "$T_TMP/e3" && grep -q "symbolic link" "$T_TMP/e3"
+[ "$rc" -ne 0 ] && one_line "$T_TMP/e3" && grep -q "symbolic link" "$T_TMP/e3"
+t_st $? "symlink at -o refused: exit $rc, one line: $(cat "$T_TMP/e3")"
 t_check "symlink at -o: target untouched" [ "$(md5 "$D/old.xft")" = "$sum" ]
 ln -s "$D/created-through-link.xft" "$D/dangling.xft"
 "$XT" record -o "$D/dangling.xft" -- true 2>/dev/null
-t_check "dangling symlink at -o: exit non-zero, nothing created through it" \
-	[ $? -ne 0 ] && [ ! -e "$D/created-through-link.xft" ]
+[ $? -ne 0 ] && [ ! -e "$D/created-through-link.xft" ]
+t_st $? "dangling symlink at -o: exit non-zero, nothing created through it"
 (umask 000 && "$XT" record -o "$D/new.xft" --duration 0.2 2>/dev/null)
 t_check "new trace with umask 000: mode $(stat -c %a "$D/new.xft"), want 640" \
 	[ "$(stat -c %a "$D/new.xft")" = 640 ]
 "$XT" record -o "$D/old.xft" --duration 0.2 2>/dev/null
-t_check "replacing a 0666 trace: new file is mode $(stat -c %a "$D/old.xft"), want 640, and reads" \
-	[ "$(stat -c %a "$D/old.xft")" = 640 ] && "$XT" report "$D/old.xft" >/dev/null 2>&1
+[ "$(stat -c %a "$D/old.xft")" = 640 ] && "$XT" report "$D/old.xft" >/dev/null 2>&1
+t_st $? "replacing a 0666 trace: new file is mode $(stat -c %a "$D/old.xft"), want 640, and reads"
 "$XT" record -o /dev/null --duration 0.2 2>"$T_TMP/e4"
 rc=$?
-t_check "-o /dev/null refused (exit $rc), /dev/null still a device: $(cat "$T_TMP/e4")" \
-	[ "$rc" -ne 0 ] && [ -c /dev/null ] && one_line "$T_TMP/e4"
+[ "$rc" -ne 0 ] && [ -c /dev/null ] && one_line "$T_TMP/e4"
+t_st $? "-o /dev/null refused (exit $rc), /dev/null still a device: $(cat "$T_TMP/e4")"
 
 # --- item 4: socket directory and mode ---
 "$XT" record -o "$D/x.xft" --marks-socket "$D/pub/m.sock" -- true 2>"$T_TMP/e5"
-t_check "socket dir 1777 refused in one line: $(cat "$T_TMP/e5")" \
-	one_line "$T_TMP/e5" && grep -q "written by other users" "$T_TMP/e5"
+one_line "$T_TMP/e5" && grep -q "written by other users" "$T_TMP/e5"
+t_st $? "socket dir 1777 refused in one line: $(cat "$T_TMP/e5")"
 mkdir -m 0770 "$D/grp" && chgrp nogroup "$D/grp"
 "$XT" record -o "$D/x.xft" --marks-socket "$D/grp/m.sock" -- true 2>"$T_TMP/e6"
 t_check "socket dir group-writable by group nogroup refused: $(cat "$T_TMP/e6")" \
@@ -101,16 +103,16 @@ export SOCK NOBODY PY
 t_check "--marks-group nogroup: socket is $(cat "$T_TMP/sockstat"), want srw-rw---- nogroup" \
 	[ "$(cat "$T_TMP/sockstat")" = "srw-rw---- nogroup" ]
 n=$(marks_in "$D/grp.xft")
-t_check "--marks-group: user nobody's 5 marks all in the trace (got $n, helper lost $(cat "$T_TMP/sockstat.sent"))" \
-	[ "$n" = 5 ] && [ "$(cat "$T_TMP/sockstat.sent")" = 0 ]
+[ "$n" = 5 ] && [ "$(cat "$T_TMP/sockstat.sent")" = 0 ]
+t_st $? "--marks-group: user nobody's 5 marks all in the trace (got $n, helper lost $(cat "$T_TMP/sockstat.sent"))"
 "$XT" record -o "$D/nogrp.xft" --marks-socket "$SOCK" \
 	-- bash -c 'send_as_nobody 7 >"$1.sent" 2>"$1.err"' _ "$T_TMP/nogrp" 2>/dev/null
 n=$(marks_in "$D/nogrp.xft")
-t_check "no --marks-group: nobody's marks not in the trace (got $n), helper counted 7 lost ($(cat "$T_TMP/nogrp.sent"))" \
-	[ "$n" = 0 ] && [ "$(cat "$T_TMP/nogrp.sent")" = 7 ]
-t_check "no --marks-group: helper stderr is 2 lines, first names the error, last the count: $(tr '\n' '|' <"$T_TMP/nogrp.err")" \
-	[ "$(wc -l <"$T_TMP/nogrp.err")" -eq 2 ] && head -n 1 "$T_TMP/nogrp.err" | grep -q "Permission denied" &&
+[ "$n" = 0 ] && [ "$(cat "$T_TMP/nogrp.sent")" = 7 ]
+t_st $? "no --marks-group: nobody's marks not in the trace (got $n), helper counted 7 lost ($(cat "$T_TMP/nogrp.sent"))"
+[ "$(wc -l <"$T_TMP/nogrp.err")" -eq 2 ] && head -n 1 "$T_TMP/nogrp.err" | grep -q "Permission denied" &&
 	tail -n 1 "$T_TMP/nogrp.err" | grep -q "^xfertrace_marks: 7 marks could not be sent"
+t_st $? "no --marks-group: helper stderr is 2 lines, first names the error, last the count: $(tr '\n' '|' <"$T_TMP/nogrp.err")"
 
 # --- item 5: a burst of 2000 marks, non-blocking sender loop ---
 "$XT" record -o "$D/burst.xft" --marks-socket "$SOCK" -- $PY -c '
@@ -119,8 +121,8 @@ for i in range(2000):
     xm.mark("TRIAL_BEGIN param_id=b%d" % i, sys.argv[1])
 print(xm.dropped())' "$SOCK" >"$T_TMP/burst.out" 2>"$T_TMP/burst.err"
 n=$(marks_in "$D/burst.xft")
-t_check "2000-mark burst: $n marks in the trace, helper lost $(cat "$T_TMP/burst.out")" \
-	[ "$n" = 2000 ] && [ "$(cat "$T_TMP/burst.out")" = 0 ]
+[ "$n" = 2000 ] && [ "$(cat "$T_TMP/burst.out")" = 0 ]
+t_st $? "2000-mark burst: $n marks in the trace, helper lost $(cat "$T_TMP/burst.out")"
 # For the record, what a raw non-blocking sender loses with the receiver thread alone.
 "$XT" record -o "$D/raw.xft" --marks-socket "$SOCK" -- $PY -c '
 import socket, sys
@@ -140,16 +142,16 @@ import sys, xfertrace_marks as xm
 for i in range(50):
     xm.mark("TRIAL_BEGIN param_id=1", sys.argv[1])
 print(xm.dropped())' "$D/s/absent.sock" >"$T_TMP/q.out" 2>"$T_TMP/q.err"
-t_check "helper, socket absent: silent, 0 counted ($(cat "$T_TMP/q.out"))" \
-	[ ! -s "$T_TMP/q.err" ] && [ "$(cat "$T_TMP/q.out")" = 0 ]
+[ ! -s "$T_TMP/q.err" ] && [ "$(cat "$T_TMP/q.out")" = 0 ]
+t_st $? "helper, socket absent: silent, 0 counted ($(cat "$T_TMP/q.out"))"
 $PY -c 'import socket,sys; socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM).bind(sys.argv[1])' "$D/s/stale.sock"
 $PY -c '
 import sys, xfertrace_marks as xm
 for i in range(50):
     xm.mark("TRIAL_BEGIN param_id=1", sys.argv[1])
 print(xm.dropped())' "$D/s/stale.sock" >"$T_TMP/q.out" 2>"$T_TMP/q.err"
-t_check "helper, stale socket (nobody bound): silent, 0 counted" \
-	[ ! -s "$T_TMP/q.err" ] && [ "$(cat "$T_TMP/q.out")" = 0 ]
+[ ! -s "$T_TMP/q.err" ] && [ "$(cat "$T_TMP/q.out")" = 0 ]
+t_st $? "helper, stale socket (nobody bound): silent, 0 counted"
 
 # --- item 7: a damaged record inside a chunk ---
 "$XT" record -o "$D/multi.xft" --interval 50 --duration 2.5 2>/dev/null
@@ -178,9 +180,9 @@ print(start, k, j, len(chunks))
 EOP
 read -r START K J NCH <"$T_TMP/badrec.truth"
 "$XT" report --format json "$D/badrec.xft" >"$T_TMP/badrec.json" 2>"$T_TMP/badrec.err"
-t_check "damaged record $((J + 1)) of chunk $K (of $NCH) at byte $START: one warning line naming byte $START and $J records kept: $(cat "$T_TMP/badrec.err")" \
-	one_line "$T_TMP/badrec.err" && grep -q "byte $START " "$T_TMP/badrec.err" &&
+one_line "$T_TMP/badrec.err" && grep -q "byte $START " "$T_TMP/badrec.err" &&
 	grep -q "first $J records" "$T_TMP/badrec.err"
+t_st $? "damaged record $((J + 1)) of chunk $K (of $NCH) at byte $START: one warning line naming byte $START and $J records kept: $(cat "$T_TMP/badrec.err")"
 t_check "damaged record: JSON truncated_at $START, chunks $K, truncated_records_kept $J" \
 	$PY -c 'import json,sys; t=json.load(open(sys.argv[1]))["trace"]; sys.exit(0 if (t["truncated_at"], t["chunks"], t["truncated_records_kept"]) == tuple(map(int, sys.argv[2:])) else 1)' \
 	"$T_TMP/badrec.json" "$START" "$K" "$J"
