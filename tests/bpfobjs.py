@@ -9,6 +9,9 @@
                            held by PID, those whose value's tgid is one of
                            TGIDs, and the map's max_entries
   memlock PID              "BYTES N": bytes_memlock summed over PID's maps
+  misses PID               runs of PID's programs the kernel skipped
+                           (recursion_misses: a program already running on
+                           that CPU), summed
 """
 import glob
 import json
@@ -78,6 +81,9 @@ def main():
         ms = [show("map", i) for i in ids(int(a[0]))["map"]]
         ms = [m for m in ms if m]
         print(sum(m.get("bytes_memlock", 0) for m in ms), len(ms))
+    elif cmd == "misses":
+        ps = [show("prog", i) for i in ids(int(a[0]))["prog"]]
+        print(sum(p.get("recursion_misses", 0) for p in ps if p))
     else:
         sys.exit("unknown command " + cmd)
 

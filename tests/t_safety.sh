@@ -114,6 +114,18 @@ t_st $? "no --marks-group: nobody's marks not in the trace (got $n), helper coun
 	tail -n 1 "$T_TMP/nogrp.err" | grep -q "^xfertrace_marks: 7 marks could not be sent"
 t_st $? "no --marks-group: helper stderr is 2 lines, first names the error, last the count: $(tr '\n' '|' <"$T_TMP/nogrp.err")"
 
+"$XT" top -b -n 6 -d 0.5 --marks-socket "$D/s/top.sock" --marks-group nogroup >/dev/null 2>&1 &
+TOPPID=$!
+t_track "$TOPPID"
+for ((i = 0; i < 100; i++)); do
+	[ -S "$D/s/top.sock" ] && break
+	sleep 0.1
+done
+st=$(stat -c "%A %G" "$D/s/top.sock" 2>/dev/null)
+wait "$TOPPID"
+[ "$st" = "srw-rw---- nogroup" ]
+t_st $? "top --marks-group nogroup: socket is '$st'"
+
 # --- item 5: a burst of 2000 marks, non-blocking sender loop ---
 "$XT" record -o "$D/burst.xft" --marks-socket "$SOCK" -- $PY -c '
 import sys, xfertrace_marks as xm

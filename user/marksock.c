@@ -318,8 +318,9 @@ static void *recv_thread(void *arg)
 				break;
 			enqueue(ms, buf, n, arrival_wall_ns(&mh));
 		}
+		/* Keep listening whatever happened; never spin on an error. */
 		if (errno != EAGAIN && errno != EINTR)
-			return NULL;
+			usleep(10000);
 	}
 }
 

@@ -297,6 +297,59 @@ static const char *out_strerror(int err)
 	}
 }
 
+static void write_failed(const struct record_opts *o, int err, __u64 kept,
+			 bool committed, pid_t child)
+{
+	int status;
+
+	/* One line: what failed, what the file keeps, what still runs. */
+	if (!committed)
+		p_err("record: writing %s failed: %s", o->out, strerror(-err));
+	else if (child > 0 && waitpid(child, &status, WNOHANG) == 0)
+		p_err("record: writing %s failed: %s; it keeps the %llu bytes written before; '%s' (pid %d) is still running",
+		      o->out, strerror(-err), (unsigned long long)kept,
+		      o->cmd[0], child);
+	else
+		p_err("record: writing %s failed: %s; it keeps the %llu bytes written before",
+		      o->out, strerror(-err), (unsigned long long)kept);
+}
+
+/*
+ * Header to a temporary file, marks socket, first harvest; only when all
+ * of them worked is the trace renamed onto -o (a failed start leaves
+ * whatever was there untouched). Prints its own errors.
+ */
+static int start_trace(struct collector *c, const struct record_opts *o,
+		       struct trace_writer **w, struct marksock **ms)
+{
+	json_t *hdr = collector__header(c);
+	int err;
+
+	err = trace_writer__open(o->out, hdr, w);
+	json_decref(hdr);
+	if (err) {
+		p_err("record: cannot write %s: %s", o->out, out_strerror(err));
+		return err;
+	}
+	collector__set_sink(c, trace_writer__sink, *w);
+	if (o->marks_path) {
+		err = open_marks(o->marks_path, o->marks_group, ms);
+		if (err)
+			return err;
+	}
+	install_signals();
+	/* First harvest before the command starts: listeners are known. */
+	err = collector__harvest(c);
+	if (err) {
+		write_failed(o, err, 0, false, -1);
+		return err;
+	}
+	err = trace_writer__commit(*w);
+	if (err)
+		p_err("record: cannot write %s: %s", o->out, out_strerror(err));
+	return err;
+}
+
 int cmd_record(int argc, char **argv)
 {
 	struct record_opts o = {
@@ -312,7 +365,7 @@ int cmd_record(int argc, char **argv)
 	int err, status = 0, ret = 1;
 	const struct xt_hooks *hk;
 	pid_t child = -1;
-	json_t *hdr;
+	__u64 kept;
 
 	err = parse_args(argc, argv, &o);
 	if (err)
@@ -332,27 +385,8 @@ int cmd_record(int argc, char **argv)
 		ret = 0;
 		goto cleanup;
 	}
-	hdr = collector__header(c);
-	err = trace_writer__open(o.out, hdr, &w);
-	json_decref(hdr);
-	if (err) {
-		p_err("record: cannot write %s: %s", o.out, out_strerror(err));
+	if (start_trace(c, &o, &w, &ms))
 		goto cleanup;
-	}
-	collector__set_sink(c, trace_writer__sink, w);
-	if (o.marks_path && open_marks(o.marks_path, o.marks_group, &ms))
-		goto cleanup;
-	install_signals();
-	/* First harvest before the command starts: listeners are known. */
-	err = collector__harvest(c);
-	if (err)
-		goto write_err;
-	/* Every startup check passed: only now replace what was at -o. */
-	err = trace_writer__commit(w);
-	if (err) {
-		p_err("record: cannot write %s: %s", o.out, out_strerror(err));
-		goto cleanup;
-	}
 	hk = collector__hooks(c);
 	fprintf(stderr, "xfertrace: recording to %s (tcp-bytes=%s cpu=%s tcp-state=%s harvest=%s discovery=%s clock=%s)%s\n",
 		o.out, hook_name(hk->use[XT_C_SOCK]),
@@ -374,23 +408,23 @@ int cmd_record(int argc, char **argv)
 		err = collector__harvest(c);
 	else
 		collector__harvest(c);
-	if (err)
-		goto write_err;
-	err = trace_writer__close(w);
-	w = NULL;
-	if (err)
-		goto write_err;
+	kept = trace_writer__written(w);
+	if (!err) {
+		err = trace_writer__close(w);
+		w = NULL;
+	}
+	if (err) {
+		write_failed(&o, err, kept, true, child);
+		goto cleanup;
+	}
 	ret = 0;
 	if (child > 0 && !stop_signals && waitpid(child, &status, WNOHANG) != 0)
 		ret = exit_status(status);
 	else if (child > 0)
 		fprintf(stderr, "xfertrace: stopped; '%s' (pid %d) is still running\n",
 			o.cmd[0], child);
-	goto cleanup;
-write_err:
-	p_err("record: writing %s failed: %s", o.out, strerror(-err));
 cleanup:
-	/* A failed start leaves whatever was at -o untouched. */
+	/* Uncommitted (a failed start): removed; else closed, kept. */
 	if (w && (ret ? trace_writer__discard(w) : trace_writer__close(w)))
 		ret = 1;
 	marksock__free(ms);

@@ -285,6 +285,11 @@ int trace_writer__sink(void *ctx, const struct xt_rec_hdr *rec)
 	return trace_writer__add(ctx, rec);
 }
 
+__u64 trace_writer__written(const struct trace_writer *w)
+{
+	return w ? w->written : 0;
+}
+
 __u64 trace_writer__bytes(const struct trace_writer *w)
 {
 	return w->written + w->len;

@@ -35,6 +35,8 @@ int trace_writer__flush(struct trace_writer *w);
 /* Flush and close; returns the first error seen. */
 int trace_writer__close(struct trace_writer *w);
 __u64 trace_writer__bytes(const struct trace_writer *w);
+/* Bytes safely in the file: header and whole chunks. */
+__u64 trace_writer__written(const struct trace_writer *w);
 /* A sink for the collector. */
 int trace_writer__sink(void *ctx, const struct xt_rec_hdr *rec);
 
