@@ -4,6 +4,7 @@ set -e
 PKGS="clang llvm make gcc pkg-config libbpf-dev bpftool libelf-dev zlib1g-dev
 libjansson-dev libncurses-dev libmicrohttpd-dev python3 python3-distributed
 python3-numpy iproute2 tmux bpftrace procps"
+PKGS="$PKGS libcap2-bin"	# capsh, for tests/t_faults.sh
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
