@@ -11,7 +11,9 @@
 #    own bytes;
 # 3. 20,000 concurrent connections and 5,000 short-lived threads: maps
 #    stay within max_entries, conservation holds exactly, every byte the
-#    workload moved is in the report or in a drop counter, and with
+#    workload moved is in the report or in a drop counter, an entry left
+#    behind is covered by prog_misses (a close the kernel never ran our
+#    program for), and with
 #    --max-conns large enough every byte is in the report; map memory
 #    (bytes_memlock) and record's peak RSS are printed;
 # 4. record SIGKILLed: none of its programs, links or maps remain, a new
@@ -190,11 +192,15 @@ scale() {
 	misses=$($BO misses "$REC")
 	stop_record
 	echo "     $tag: conns map $total of $max entries with $n connections open ($mine theirs); $nmaps maps, bytes_memlock $((memlock / 1024)) KiB; record peak RSS $((rss / 1024)) MiB; map emptied of them within $((SECONDS - t0)) s; program runs the kernel skipped (recursion_misses): $misses"
-	[ "$total" -le "$max" ] && [ "$left" -eq 0 ]
-	t_st $? "$tag: conns map within max_entries ($total <= $max), emptied of the workload's sockets after it closed them ($left left)"
+	"$XT" report --format json "$T_TMP/$tag.xft" >"$T_TMP/$tag.json" 2>/dev/null
+	local pm
+	pm=$(jq_py "$T_TMP/$tag.json" 'r["drops"]["prog_misses"]')
+	# An entry stays only when its close was never seen, and each such
+	# close is a counted prog_misses (a state change nested in another).
+	[ "$total" -le "$max" ] && { [ "$left" -eq 0 ] || [ "$left" -le "$pm" ]; }
+	t_st $? "$tag: conns map within max_entries ($total <= $max); of the workload's sockets $left entries left after it closed them, prog_misses $pm"
 	t_check "$tag: threads map emptied of the 5000 threads' process after it exited ($thleft left)" \
 		[ "$thleft" -eq 0 ]
-	"$XT" report --format json "$T_TMP/$tag.xft" >"$T_TMP/$tag.json" 2>/dev/null
 	$PY - "$T_TMP/$tag.truth" "$T_TMP/$tag.threads" "$T_TMP/$tag.json" "$tag" <<'EOP' | t_lines
 import json, sys
 truth = json.load(open(sys.argv[1]))

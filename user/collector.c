@@ -1011,6 +1011,27 @@ int collector__kstats(const struct collector *c, struct xt_stats *out)
 	return 0;
 }
 
+/*
+ * Runs the kernel skipped because the same program was already running
+ * on that CPU (say, a TCP state change in a softirq inside another in
+ * process context): each one is an event we never saw, so it is counted.
+ */
+static __u64 prog_misses(struct collector *c)
+{
+	struct bpf_program *prog;
+	__u64 sum = 0;
+
+	bpf_object__for_each_program(prog, c->skel->obj) {
+		struct bpf_prog_info info = {};
+		__u32 len = sizeof(info);
+		int fd = bpf_program__fd(prog);
+
+		if (fd >= 0 && !bpf_obj_get_info_by_fd(fd, &info, &len))
+			sum += info.recursion_misses;
+	}
+	return sum;
+}
+
 int collector__harvest(struct collector *c)
 {
 	struct xt_rec_interval iv;
@@ -1058,6 +1079,7 @@ int collector__harvest(struct collector *c)
 		c->last_cgroup_ns = ts;
 		harvest_cgroups(c, ts);
 	}
+	c->ustats.prog_misses = prog_misses(c);
 	st.u = c->ustats;
 	emit(c, &st);
 	if (c->stopped)

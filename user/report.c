@@ -142,7 +142,7 @@ static json_t *drops_json(const struct model *m, const struct load_info *li)
 	const struct xt_stats *k = &m->stats.k;
 	const struct xt_user_stats *u = &m->stats.u;
 
-	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
 			 "conn_map_full", (json_int_t)k->conn_map_full,
 			 "conn_map_full_bytes",
 			 (json_int_t)k->conn_map_full_bytes,
@@ -153,6 +153,7 @@ static json_t *drops_json(const struct model *m, const struct load_info *li)
 			 "ringbuf_full", (json_int_t)k->ringbuf_full,
 			 "marks_rejected", (json_int_t)u->marks_rejected,
 			 "write_errors", (json_int_t)u->write_errors,
+			 "prog_misses", (json_int_t)u->prog_misses,
 			 "trace_truncated", (json_int_t)(li && li->truncated));
 }
 
@@ -344,13 +345,14 @@ static void print_text(FILE *f, const struct model *m,
 		(unsigned long long)m->unresolved_tx,
 		(unsigned long long)m->unresolved_rx, m->cpu_ns / 1e9,
 		m->n_conns, m->n_procs);
-	fprintf(f, "DROPS   conn_map_full %llu (%llu B), thread_map_full %llu, proc_map_full %llu, ringbuf_full %llu, marks_rejected %llu, truncated %s\n",
+	fprintf(f, "DROPS   conn_map_full %llu (%llu B), thread_map_full %llu, proc_map_full %llu, ringbuf_full %llu, marks_rejected %llu, prog_misses %llu, truncated %s\n",
 		(unsigned long long)k->conn_map_full,
 		(unsigned long long)k->conn_map_full_bytes,
 		(unsigned long long)k->thread_map_full,
 		(unsigned long long)k->proc_map_full,
 		(unsigned long long)k->ringbuf_full,
 		(unsigned long long)m->stats.u.marks_rejected,
+		(unsigned long long)m->stats.u.prog_misses,
 		li && li->truncated ? "yes" : "no");
 }
 

@@ -68,6 +68,8 @@ static __u32 legacy_min_len(__u32 type)
 	switch (type) {
 	case XT_REC_LISTEN:
 		return 88;	/* before backlog */
+	case XT_REC_STATS:	/* before user prog_misses */
+		return sizeof(struct xt_rec_stats) - sizeof(__u64);
 	default:
 		return xt_rec_min_len(type);
 	}
