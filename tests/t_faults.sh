@@ -163,6 +163,15 @@ scale() {
 	local tag=$1 n=$2
 	shift 2
 	start_record "$T_TMP/$tag.xft" --interval 100 "$@" || return
+	# top beside it (default map sizes), with its own maps: it must count
+	# its own drops too.
+	local top=
+	if [ $# -eq 0 ]; then
+		"$XT" top --json -d 1 >"$T_TMP/$tag.top" 2>/dev/null &
+		top=$!
+		t_track "$top"
+		sleep 2
+	fi
 	FAULTGEN_HOLD=2 $FG conns "$n" >"$T_TMP/$tag.truth" &
 	local fg=$! i
 	for ((i = 0; i < 600; i++)); do
@@ -191,6 +200,12 @@ scale() {
 	rss=$(awk '/VmHWM/ { print $2 }' "/proc/$REC/status")
 	misses=$($BO misses "$REC")
 	stop_record
+	local topdrops=
+	if [ -n "$top" ]; then
+		kill -INT "$top"
+		wait "$top"
+		topdrops=$(tail -n 1 "$T_TMP/$tag.top" | $PY -c 'import json,sys; d=json.load(sys.stdin)["drops"]; print(d["conn_map_full"], d["conn_map_full_bytes"], d["prog_misses"])')
+	fi
 	echo "     $tag: conns map $total of $max entries with $n connections open ($mine theirs); $nmaps maps, bytes_memlock $((memlock / 1024)) KiB; record peak RSS $((rss / 1024)) MiB; map emptied of them within $((SECONDS - t0)) s; program runs the kernel skipped (recursion_misses): $misses"
 	"$XT" report --format json "$T_TMP/$tag.xft" >"$T_TMP/$tag.json" 2>/dev/null
 	local pm
@@ -201,6 +216,12 @@ scale() {
 	t_st $? "$tag: conns map within max_entries ($total <= $max); of the workload's sockets $left entries left after it closed them, prog_misses $pm"
 	t_check "$tag: threads map emptied of the 5000 threads' process after it exited ($thleft left)" \
 		[ "$thleft" -eq 0 ]
+	if [ -n "$top" ]; then
+		read -r tfull tbytes tmiss <<<"$topdrops"
+		# 2 sockets per connection, more than max_entries: drops.
+		[ "${tfull:-0}" -gt 0 ] && [ "${tbytes:-0}" -gt 0 ]
+		t_st $? "$tag: top's last frame counts its own drops too: conn_map_full $tfull ($tbytes B), prog_misses $tmiss"
+	fi
 	$PY - "$T_TMP/$tag.truth" "$T_TMP/$tag.threads" "$T_TMP/$tag.json" "$tag" <<'EOP' | t_lines
 import json, sys
 truth = json.load(open(sys.argv[1]))

@@ -717,12 +717,13 @@ int top_print_text(FILE *out, const struct top_frame *f,
 	fprintf(out, "total  rx %.3f MB/s  tx %.3f MB/s  cpu %.1f%% of %d cpus  runq %.1f%%  processes %d  connections %d\n",
 		f->rx_bps / 1e6, f->tx_bps / 1e6, f->cpu_pct, f->ncpus,
 		f->runq_pct, f->n_procs, f->n_conns);
-	fprintf(out, "drops  conn_map_full=%llu thread_map_full=%llu proc_map_full=%llu ringbuf_full=%llu marks_rejected=%llu\n",
+	fprintf(out, "drops  conn_map_full=%llu thread_map_full=%llu proc_map_full=%llu ringbuf_full=%llu marks_rejected=%llu prog_misses=%llu\n",
 		(unsigned long long)f->k.conn_map_full,
 		(unsigned long long)f->k.thread_map_full,
 		(unsigned long long)f->k.proc_map_full,
 		(unsigned long long)f->k.ringbuf_full,
-		(unsigned long long)f->u.marks_rejected);
+		(unsigned long long)f->u.marks_rejected,
+		(unsigned long long)f->u.prog_misses);
 	if (f->marks_on)
 		fprintf(out, "marks  live=%llu active_trials=%d\n",
 			(unsigned long long)f->n_marks, f->n_trials);
@@ -748,7 +749,7 @@ int top_print_text(FILE *out, const struct top_frame *f,
 
 static json_t *drops_json(const struct top_frame *f)
 {
-	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
 			 "conn_map_full", (json_int_t)f->k.conn_map_full,
 			 "thread_map_full", (json_int_t)f->k.thread_map_full,
 			 "proc_map_full", (json_int_t)f->k.proc_map_full,
@@ -757,7 +758,8 @@ static json_t *drops_json(const struct top_frame *f)
 			 "conn_map_full_bytes",
 			 (json_int_t)f->k.conn_map_full_bytes,
 			 "harvest_overruns",
-			 (json_int_t)f->u.harvest_overruns);
+			 (json_int_t)f->u.harvest_overruns,
+			 "prog_misses", (json_int_t)f->u.prog_misses);
 }
 
 static json_t *row_json(const struct top_row *r)
