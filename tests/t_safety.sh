@@ -165,6 +165,34 @@ print(xm.dropped())' "$D/s/stale.sock" >"$T_TMP/q.out" 2>"$T_TMP/q.err"
 [ ! -s "$T_TMP/q.err" ] && [ "$(cat "$T_TMP/q.out")" = 0 ]
 t_st $? "helper, stale socket (nobody bound): silent, 0 counted"
 
+# --- a tracer restarted on the same path; marks just after start and just before SIGINT ---
+$PY - "$XT" "$D/s/r.sock" "$D/ra.xft" "$D/rb.xft" >"$T_TMP/restart.out" 2>"$T_TMP/restart.err" <<'EOP'
+import os, subprocess, sys, time
+import xfertrace_marks as xm
+xt, sock = sys.argv[1], sys.argv[2]
+def rec(out):
+    p = subprocess.Popen([xt, "record", "-o", out, "--marks-socket", sock],
+                         stderr=subprocess.DEVNULL)
+    while not os.path.exists(sock):
+        time.sleep(0.01)
+    return p
+a = rec(sys.argv[3])
+for i in range(5):
+    xm.mark("TRIAL_BEGIN param_id=a%d" % i, sock)
+a.send_signal(2); a.wait()
+for i in range(3):
+    xm.mark("TRIAL_BEGIN param_id=x%d" % i, sock)    # nobody listens
+b = rec(sys.argv[4])
+for i in range(7):
+    xm.mark("TRIAL_BEGIN param_id=b%d" % i, sock)
+b.send_signal(2); b.wait()
+print(xm.dropped(), a.returncode, b.returncode)
+EOP
+na=$(marks_in "$D/ra.xft")
+nb=$(marks_in "$D/rb.xft")
+[ "$na" = 5 ] && [ "$nb" = 7 ] && [ "$(cat "$T_TMP/restart.out")" = "0 0 0" ] && [ ! -s "$T_TMP/restart.err" ]
+t_st $? "tracer restarted: 5 and 7 marks sent at once after start and SIGINT right after arrive ($na, $nb); 3 with no tracer silent (helper: $(cat "$T_TMP/restart.out"), stderr $(wc -c <"$T_TMP/restart.err") B)"
+
 # --- item 7: a damaged record inside a chunk ---
 "$XT" record -o "$D/multi.xft" --interval 50 --duration 2.5 2>/dev/null
 $PY - "$D/multi.xft" "$D/badrec.xft" >"$T_TMP/badrec.truth" <<'EOP'

@@ -6,8 +6,9 @@ datagram (SOCK_DGRAM) to the marks socket: $XFERTRACE_MARKS, or
 diagnostic plan already logs (SIM_TIMING:, AGG_TIMING:) plus
 TRIAL_BEGIN / TRIAL_END, so xfertrace can line its byte and CPU counts up
 with trials. When no socket exists or nobody listens, every call is a
-silent no-op: the failure is cached and the socket is retried at most every
-RETRY_S seconds. A send waits at most SEND_TIMEOUT_S for room in the
+silent no-op: the failure is cached and the socket is retried after
+RETRY_S seconds, or at once when the socket file changes (one stat() per
+mark meanwhile). A send waits at most SEND_TIMEOUT_S for room in the
 tracer's queue. Marks a listening tracer could not take (queue full,
 permission denied, ...) are counted (dropped()): one stderr line names the
 first loss, one at exit gives the total.
@@ -83,7 +84,7 @@ class _Sender:
         self.lock = threading.Lock()
         self.sock = None
         self.peer = None
-        self.down_until = {}    # path -> (monotonic retry time, counted?)
+        self.down_until = {}    # path -> (retry time, counted?, file sig)
         self.stuck = False      # last send timed out: do not wait again
         self.lost = 0
         self.why = None
@@ -110,10 +111,20 @@ class _Sender:
         self.sock.settimeout(0.0 if self.stuck else SEND_TIMEOUT_S)
         self.sock.send(data)
 
+    @staticmethod
+    def _sig(path):
+        """What the socket file is now: a new tracer makes a new one."""
+        try:
+            st = os.stat(path)
+            return (st.st_ino, st.st_ctime_ns)
+        except OSError:
+            return None
+
     def send(self, path, data):
         now = time.monotonic()
-        until, counted = self.down_until.get(path, (0.0, False))
-        if until > now:
+        until, counted, sig = self.down_until.get(path, (0.0, False, None))
+        # Retry early when the socket file changed (a tracer started).
+        if until > now and self._sig(path) == sig:
             if counted:
                 self.lost += 1
             return False
@@ -135,7 +146,8 @@ class _Sender:
             except OSError as e:
                 self.peer = None
                 counted = e.errno not in _ABSENT
-                self.down_until[path] = (now + RETRY_S, counted)
+                self.down_until[path] = (now + RETRY_S, counted,
+                                         self._sig(path))
                 if counted:
                     self._lose(path, os.strerror(e.errno or 0))
                 return False

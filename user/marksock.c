@@ -288,38 +288,44 @@ static void enqueue(struct marksock *ms, const char *buf, ssize_t n,
 		return;
 }
 
-static void *recv_thread(void *arg)
+/* Queue every datagram waiting on the socket; -EAGAIN once it is empty. */
+static int recv_all(struct marksock *ms)
 {
-	struct marksock *ms = arg;
 	char buf[XT_MARK_TEXT_MAX + 2];
 	char ctl[CMSG_SPACE(sizeof(struct timespec))];
 	struct iovec iov = { .iov_base = buf, .iov_len = sizeof(buf) };
+	struct msghdr mh;
+	ssize_t n;
+
+	for (;;) {
+		memset(&mh, 0, sizeof(mh));
+		mh.msg_iov = &iov;
+		mh.msg_iovlen = 1;
+		mh.msg_control = ctl;
+		mh.msg_controllen = sizeof(ctl);
+		/* MSG_TRUNC: n is the real size, so oversize is detected. */
+		n = recvmsg(ms->fd, &mh, MSG_TRUNC);
+		if (n < 0)
+			return errno == EINTR ? -EAGAIN : -errno;
+		enqueue(ms, buf, n, arrival_wall_ns(&mh));
+	}
+}
+
+static void *recv_thread(void *arg)
+{
+	struct marksock *ms = arg;
 	struct pollfd pf[2] = {
 		{ .fd = ms->fd, .events = POLLIN },
 		{ .fd = ms->stop[0], .events = POLLIN },
 	};
-	struct msghdr mh;
-	ssize_t n;
 
 	for (;;) {
 		if (poll(pf, 2, -1) < 0 && errno != EINTR)
 			return NULL;
 		if (pf[1].revents)
 			return NULL;
-		for (;;) {
-			memset(&mh, 0, sizeof(mh));
-			mh.msg_iov = &iov;
-			mh.msg_iovlen = 1;
-			mh.msg_control = ctl;
-			mh.msg_controllen = sizeof(ctl);
-			/* MSG_TRUNC: n is the real size, so oversize is detected. */
-			n = recvmsg(ms->fd, &mh, MSG_TRUNC);
-			if (n < 0)
-				break;
-			enqueue(ms, buf, n, arrival_wall_ns(&mh));
-		}
 		/* Keep listening whatever happened; never spin on an error. */
-		if (errno != EAGAIN && errno != EINTR)
+		if (recv_all(ms) != -EAGAIN)
 			usleep(10000);
 	}
 }
@@ -374,15 +380,30 @@ int marksock__drain(struct marksock *ms, struct collector *c)
 	return 0;
 }
 
+static void stop_thread(struct marksock *ms)
+{
+	if (!ms->th_started)
+		return;
+	if (write(ms->stop[1], "", 1) < 0)
+		pthread_cancel(ms->th);
+	pthread_join(ms->th, NULL);
+	ms->th_started = false;
+}
+
+int marksock__finish(struct marksock *ms, struct collector *c)
+{
+	if (!ms)
+		return 0;
+	stop_thread(ms);
+	recv_all(ms);
+	return marksock__drain(ms, c);
+}
+
 void marksock__free(struct marksock *ms)
 {
 	if (!ms)
 		return;
-	if (ms->th_started) {
-		if (write(ms->stop[1], "", 1) < 0)
-			pthread_cancel(ms->th);
-		pthread_join(ms->th, NULL);
-	}
+	stop_thread(ms);
 	if (ms->fd >= 0)
 		close(ms->fd);
 	if (ms->path[0])

@@ -25,6 +25,8 @@ const char *marksock__strerror(int err);
 int marksock__fd(const struct marksock *ms);
 /* Take every mark received so far; good marks go to the collector. */
 int marksock__drain(struct marksock *ms, struct collector *c);
+/* At the end: stop the thread, take what is still queued anywhere. */
+int marksock__finish(struct marksock *ms, struct collector *c);
 void marksock__free(struct marksock *ms);
 
 #endif

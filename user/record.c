@@ -337,7 +337,6 @@ static int start_trace(struct collector *c, const struct record_opts *o,
 		if (err)
 			return err;
 	}
-	install_signals();
 	/* First harvest before the command starts: listeners are known. */
 	err = collector__harvest(c);
 	if (err) {
@@ -385,6 +384,8 @@ int cmd_record(int argc, char **argv)
 		ret = 0;
 		goto cleanup;
 	}
+	/* From here a signal stops recording in order, never mid-start. */
+	install_signals();
 	if (start_trace(c, &o, &w, &ms))
 		goto cleanup;
 	hk = collector__hooks(c);
@@ -394,7 +395,7 @@ int cmd_record(int argc, char **argv)
 		harvest_name(hk->harvest), discovery_name(hk->discovery),
 		hk->coarse_clock ? "coarse" : "precise",
 		o.cmd ? "" : "; Ctrl-C to stop");
-	if (o.cmd) {
+	if (o.cmd && !stop_signals) {
 		child = spawn(o.cmd);
 		if (child < 0) {
 			p_err("record: fork failed: %s", strerror(errno));
@@ -402,6 +403,8 @@ int cmd_record(int argc, char **argv)
 		}
 	}
 	err = run_loop(c, w, ms, &o, child, &status);
+	/* Marks sent before the end are in the trace, however early it came. */
+	marksock__finish(ms, c);
 	/* Final harvest: whatever the loop ended on, keep what was counted. */
 	collector__stop(c);
 	if (!err)
