@@ -13,7 +13,7 @@
                        ns_last_pid), receives a known number of bytes from
                        the parent and exits. Prints [{"pid", "port",
                        "rx_bytes"}, ...].
-  conns N              4 server processes (a port each) and 4 client
+  conns N [G]          G (4) server processes (a port each) and G client
                        processes: N concurrent connections, connection i
                        sends 200 + i % 1000 bytes; all stay open until the
                        servers have every byte, then FAULTGEN_HOLD seconds
@@ -254,7 +254,7 @@ def main():
     elif cmd == "reuse":
         reuse(int(args[0]))
     elif cmd == "conns":
-        conns(int(args[0]))
+        conns(int(args[0]), int(args[1]) if len(args) > 1 else 4)
     elif cmd == "threads":
         threads(int(args[0]))
     else:

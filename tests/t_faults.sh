@@ -158,7 +158,12 @@ print("%s - %s reused%s: two identities with their own bytes: report %s, truth %
 EOP
 
 # --- 3. 20,000 connections and 5,000 threads ---
-ulimit -n 20000 2>/dev/null
+# Each of G server and G client processes holds n/G sockets: keep that
+# under RLIMIT_NOFILE (raised to its hard limit; no CAP_SYS_RESOURCE here).
+ulimit -n "$(ulimit -Hn)" 2>/dev/null
+NOFILE=$(ulimit -n)
+[ "$NOFILE" = unlimited ] && NOFILE=1048576
+groups_for() { echo $(( ($1 + NOFILE - 200) / (NOFILE - 200) > 4 ? ($1 + NOFILE - 200) / (NOFILE - 200) : 4 )); }
 scale() {
 	local tag=$1 n=$2
 	shift 2
@@ -172,7 +177,7 @@ scale() {
 		t_track "$top"
 		sleep 2
 	fi
-	FAULTGEN_HOLD=2 $FG conns "$n" >"$T_TMP/$tag.truth" &
+	FAULTGEN_HOLD=2 $FG conns "$n" "$(groups_for "$n")" >"$T_TMP/$tag.truth" &
 	local fg=$! i
 	for ((i = 0; i < 600; i++)); do
 		[ -s "$T_TMP/$tag.truth" ] && break
@@ -289,7 +294,7 @@ if mount -t tmpfs -o size=2m xfertrace-safety "$MNT"; then
 	dd if=/dev/zero of="$MNT/filler" bs=1k count=1900 status=none 2>/dev/null
 	# A quiet second first (a small chunk lands), then a burst fills the disk.
 	"$XT" record -o "$MNT/full.xft" --interval 50 -- \
-		bash -c 'sleep 1.5; exec "$@"' _ $FG conns 6000 >/dev/null 2>"$T_TMP/full.err"
+		bash -c 'sleep 1.5; exec "$@"' _ $FG conns 6000 "$(groups_for 6000)" >/dev/null 2>"$T_TMP/full.err"
 	rc=$?
 	[ "$rc" -ne 0 ] && [ "$(grep -vc 'recording to' "$T_TMP/full.err")" -eq 1 ] &&
 		grep -q "No space left on device" "$T_TMP/full.err"
