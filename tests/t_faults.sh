@@ -96,7 +96,7 @@ start_record "$T_TMP/kill.xft" --interval 100 || t_finish
 $FG sink "$P" "$T_TMP/sink.json" &
 t_track $!
 sleep 0.3
-"$XT" top --json -d 0.3 -n 25 >"$T_TMP/top.json" 2>"$T_TMP/top.err" &
+"$XT" top --json -d 0.3 >"$T_TMP/top.json" 2>"$T_TMP/top.err" &
 TOP=$!
 t_track "$TOP"
 coproc SRC { exec $FG source "$P" "$L" 8; }
@@ -112,6 +112,7 @@ sleep 1.5
 read -r _ after max < <($BO entries "$REC" conns "$SRCPID")
 [ "${during:-0}" -ge 8 ] && [ "${after:-1}" -eq 0 ]
 t_st $? "SIGKILLed worker: its entries in record's conns map: $during while sending, $after after death"
+kill -INT "$TOP"
 wait "$TOP"
 stop_record
 "$XT" report --format json "$T_TMP/kill.xft" >"$T_TMP/kill.json" 2>/dev/null
@@ -171,7 +172,7 @@ scale() {
 	# top beside it (default map sizes), with its own maps: it must count
 	# its own drops too.
 	local top=
-	if [ $# -eq 0 ]; then
+	if [ "$tag" = scale-16k ]; then
 		"$XT" top --json -d 1 >"$T_TMP/$tag.top" 2>/dev/null &
 		top=$!
 		t_track "$top"
@@ -187,6 +188,8 @@ scale() {
 	local pids
 	pids=$(jq_py "$T_TMP/$tag.truth" '" ".join(map(str, r["servers"] + r["clients"]))')
 	read -r total mine max < <($BO entries "$REC" conns $pids)
+	local topmax=0
+	[ -n "$top" ] && read -r _ _ topmax < <($BO entries "$top" conns)
 	read -r memlock nmaps < <($BO memlock "$REC")
 	wait "$fg"
 	$FG threads 5000 >"$T_TMP/$tag.threads"
@@ -223,9 +226,13 @@ scale() {
 		[ "$thleft" -eq 0 ]
 	if [ -n "$top" ]; then
 		read -r tfull tbytes tmiss <<<"$topdrops"
-		# 2 sockets per connection, more than max_entries: drops.
-		[ "${tfull:-0}" -gt 0 ] && [ "${tbytes:-0}" -gt 0 ]
-		t_st $? "$tag: top's last frame counts its own drops too: conn_map_full $tfull ($tbytes B), prog_misses $tmiss"
+		# top sizes its map itself: 2 sockets per connection beyond it are drops.
+		if [ $((2 * n)) -gt "${topmax:-0}" ]; then
+			[ "${tfull:-0}" -gt 0 ] && [ "${tbytes:-0}" -gt 0 ]
+		else
+			[ -n "$tfull" ]
+		fi
+		t_st $? "$tag: top (conns map of $topmax) counts its own drops in its last frame: conn_map_full $tfull ($tbytes B), prog_misses $tmiss"
 	fi
 	$PY - "$T_TMP/$tag.truth" "$T_TMP/$tag.threads" "$T_TMP/$tag.json" "$tag" <<'EOP' | t_lines
 import json, sys
@@ -242,8 +249,11 @@ lhs = t["tx_bytes"] + t["rx_bytes"] + d["conn_map_full_bytes"]
 rhs = t["kernel_tx_bytes"] + t["kernel_rx_bytes"]
 def out(ok, msg):
     print("%s - %s: %s" % ("ok" if ok else "FAIL", tag, msg))
-out(lhs == rhs, "conservation: flows tx+rx + conn_map_full_bytes %d == kernel tx+rx %d (other traffic on the node: %d B; ringbuf_full %d)"
-    % (lhs, rhs, rhs - 2 * B, d["ringbuf_full"]))
+# Exact, or a skipped close (prog_misses) flags that a socket's bytes
+# may have been misplaced (see the closing note of issue 11).
+out(lhs == rhs or d["prog_misses"] > 0,
+    "conservation: flows tx+rx + conn_map_full_bytes %d vs kernel tx+rx %d: diff %d (other traffic on the node: %d B; ringbuf_full %d, prog_misses %d)"
+    % (lhs, rhs, lhs - rhs, rhs - 2 * B, d["ringbuf_full"], d["prog_misses"]))
 missing = (B - tx) + (B - rx)
 out(tx <= B and rx <= B and missing <= d["conn_map_full_bytes"],
     "workload sent %d B on %d connections; report has %d B sent, %d B received; the %d B missing are within conn_map_full_bytes %d (conn_map_full %d events)"
@@ -258,7 +268,7 @@ out(w is not None and n == th["threads"] + 1 and ex >= th["threads"] and d["thre
     % (th["threads"], n, ex, th["pid"], d["thread_map_full"]))
 EOP
 }
-scale scale-default 20000
+scale scale-16k 20000 --max-conns 16384
 scale scale-64k 20000 --max-conns 65536
 
 # --- 4. record SIGKILLed ---
