@@ -750,6 +750,8 @@ int dump_listeners(struct bpf_iter__task_file *ctx)
  * (and closed sockets) go to user space, so a harvest costs what moved,
  * not what is open. The flag is cleared before the copy: an update in
  * between is in the copy and sets the flag again, so nothing is missed.
+ * When the record does not fit the kernel's buffer, the kernel shows the
+ * same entry again at the next read(): the flag is put back for that.
  */
 SEC("iter/bpf_map_elem")
 int dump_conns(struct bpf_iter__bpf_map_elem *ctx)
@@ -757,13 +759,16 @@ int dump_conns(struct bpf_iter__bpf_map_elem *ctx)
 	struct xt_conn *c = ctx->value;
 	__u64 *key = ctx->key;
 	struct xt_iter_conn rec;
+	__u32 dirty;
 
 	if (!key || !c || (!c->dirty && !c->closed))
 		return 0;
+	dirty = c->dirty;
 	c->dirty = 0;
 	rec.sk = *key;
 	rec.conn = *c;
-	bpf_seq_write(ctx->meta->seq, &rec, sizeof(rec));
+	if (bpf_seq_write(ctx->meta->seq, &rec, sizeof(rec)))
+		c->dirty = dirty;
 	return 0;
 }
 
@@ -773,13 +778,16 @@ int dump_threads(struct bpf_iter__bpf_map_elem *ctx)
 	struct xt_thread *th = ctx->value;
 	__u32 *key = ctx->key;
 	struct xt_iter_thread rec;
+	__u32 dirty;
 
 	if (!key || !th || !th->dirty)
 		return 0;
+	dirty = th->dirty;
 	th->dirty = 0;
 	rec.tid = *key;
 	rec.pad = 0;
 	rec.th = *th;
-	bpf_seq_write(ctx->meta->seq, &rec, sizeof(rec));
+	if (bpf_seq_write(ctx->meta->seq, &rec, sizeof(rec)))
+		th->dirty = dirty;
 	return 0;
 }

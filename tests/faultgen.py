@@ -17,7 +17,8 @@
                        processes: N concurrent connections, connection i
                        sends 200 + i % 1000 bytes; all stay open until the
                        servers have every byte, then FAULTGEN_HOLD seconds
-                       more. Prints {"servers", "clients", "bytes", "conns"}.
+                       more. Prints {"servers", "clients", "ports", "bytes",
+                       "conns"}.
   threads N            N threads, at most 50 at a time, each computes a
                        little and exits. Prints {"pid", "threads"}.
 """
@@ -203,17 +204,19 @@ def conns(n, groups=4):
     sizes = [200 + i % 1000 for i in range(n)]
     r, w = os.pipe()
     go_r, go_w = os.pipe()
-    servers, clients = [], []
+    servers, clients, ports = [], [], []
     for g in range(groups):
         mine = sizes[g::groups]
         port = port_free()
+        ports.append(port)
         servers.append(child(conns_server, port, sum(mine), w, go_r))
         os.read(r, 1)                       # listening
         clients.append(child(conns_client, port, mine, w, go_r))
     for _ in range(2 * groups):
         os.read(r, 1)                       # every byte sent and received
     print(json.dumps({"servers": servers, "clients": clients,
-                      "bytes": sum(sizes), "conns": n}), flush=True)
+                      "ports": ports, "bytes": sum(sizes), "conns": n}),
+          flush=True)
     time.sleep(float(os.environ.get("FAULTGEN_HOLD", "1")))
     os.write(go_w, b"x" * (2 * groups))
     for p in servers + clients:
