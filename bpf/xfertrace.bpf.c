@@ -286,6 +286,15 @@ static __noinline void note_dirty(__u32 type, __u64 key)
 		dirty_lost = 1;
 }
 
+/* Local and remote port still the entry's: one read of skc_portpair. */
+static __always_inline bool same_ports(const struct xt_conn *c, struct sock *sk)
+{
+	__u32 pp = BPF_CORE_READ(sk, __sk_common.skc_portpair);
+
+	/* skc_dport (network order) in the low half, skc_num in the high. */
+	return pp == ((c->tuple.lport << 16) | bpf_htons(c->tuple.rport));
+}
+
 /* One send or receive that returned ret bytes. */
 static __always_inline int handle_io(struct sock *sk, int ret, int flags,
 				     bool tx)
@@ -310,11 +319,16 @@ static __always_inline int handle_io(struct sock *sk, int ret, int flags,
 	bytes = ret;
 	c = bpf_map_lookup_elem(&conns, &key);
 	/*
-	 * A closed entry whose socket is open again is a freed socket's
-	 * memory reused: hand the old counts over and start afresh.
+	 * A freed socket's memory reused: a closed entry whose socket is
+	 * open again, or an open one whose ports are no longer the
+	 * socket's (its close was never seen: the kernel skips a state
+	 * change nested in another on the same CPU). Hand the old counts
+	 * over and start afresh, so a new connection is never credited to
+	 * a dead one.
 	 */
-	if (c && c->closed &&
-	    BPF_CORE_READ(sk, __sk_common.skc_state) != TCP_CLOSE) {
+	if (c && (c->closed ?
+		  BPF_CORE_READ(sk, __sk_common.skc_state) != TCP_CLOSE :
+		  !same_ports(c, sk))) {
 		conn_close(sk, bpf_ktime_get_ns());
 		c = bpf_map_lookup_elem(&conns, &key);
 		if (c && c->closed)

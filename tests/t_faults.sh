@@ -160,7 +160,7 @@ $FG reuse "$P" >"$T_TMP/reuse.truth"
 sleep 0.3
 stop_record
 "$XT" report --format json "$T_TMP/reuse.xft" >"$T_TMP/reuse.json" 2>/dev/null
-$PY - "$T_TMP/reuse.truth" "$T_TMP/reuse.json" "$P" <<'EOP' | t_lines
+$PY - "$T_TMP/reuse.truth" "$T_TMP/reuse.json" "$P" <<'EOP' >"$T_TMP/lines.out"
 import json, sys
 truth = json.load(open(sys.argv[1]))
 rep = json.load(open(sys.argv[2]))
@@ -174,6 +174,7 @@ print("%s - %s reused%s: two identities with their own bytes: report %s, truth %
          " by the same pid %d" % truth[0]["pid"] if same else " (pid differed)",
          got, want))
 EOP
+t_lines <"$T_TMP/lines.out"
 
 # --- 3. 20,000 connections and 5,000 threads ---
 # Each of G server and G client processes holds n/G sockets: keep that
@@ -254,7 +255,7 @@ scale() {
 		fi
 		t_st $? "$tag: top (conns map of $topmax) counts its own drops in its last frame: conn_map_full $tfull ($tbytes B), prog_misses $tmiss"
 	fi
-	$PY - "$T_TMP/$tag.truth" "$T_TMP/$tag.threads" "$T_TMP/$tag.json" "$tag" <<'EOP' | t_lines
+	$PY - "$T_TMP/$tag.truth" "$T_TMP/$tag.threads" "$T_TMP/$tag.json" "$tag" <<'EOP' >"$T_TMP/lines.out"
 import json, sys
 truth = json.load(open(sys.argv[1]))
 th = json.load(open(sys.argv[2]))
@@ -287,6 +288,7 @@ out(w is not None and n == th["threads"] + 1 and ex >= th["threads"] and d["thre
     "%d threads started: report has %d threads (%d exited) for pid %d, thread_map_full %d"
     % (th["threads"], n, ex, th["pid"], d["thread_map_full"]))
 EOP
+	t_lines <"$T_TMP/lines.out"
 }
 scale scale-16k 20000 --max-conns 16384
 scale scale-64k 20000 --max-conns 65536
@@ -304,7 +306,7 @@ sleep 1.5
 stop_record
 "$XT" report --format json "$T_TMP/open.xft" >"$T_TMP/open.json" 2>/dev/null
 wait "$FGP"
-$PY - "$T_TMP/open.truth" "$T_TMP/open.json" <<'EOP' | t_lines
+$PY - "$T_TMP/open.truth" "$T_TMP/open.json" <<'EOP' >"$T_TMP/lines.out"
 import json, sys
 truth = json.load(open(sys.argv[1]))
 r = json.load(open(sys.argv[2]))
@@ -316,6 +318,7 @@ d = r["drops"]
 print("%s - %d connections still open at the end: %d B sent, %d B received in the report, workload %d B (conn_map_full %d)"
       % ("ok" if tx == B and rx == B else "FAIL", truth["conns"], tx, rx, B, d["conn_map_full"]))
 EOP
+t_lines <"$T_TMP/lines.out"
 
 # --- 4. record SIGKILLed ---
 start_record "$T_TMP/killed.xft" --interval 50 || t_finish
