@@ -286,6 +286,15 @@ static __noinline void note_dirty(__u32 type, __u64 key)
 		dirty_lost = 1;
 }
 
+/* Local and remote port still the entry's: one read of skc_portpair. */
+static __always_inline bool same_ports(const struct xt_conn *c, struct sock *sk)
+{
+	__u32 pp = BPF_CORE_READ(sk, __sk_common.skc_portpair);
+
+	/* skc_dport (network order) in the low half, skc_num in the high. */
+	return pp == ((c->tuple.lport << 16) | bpf_htons(c->tuple.rport));
+}
+
 /* One send or receive that returned ret bytes. */
 static __always_inline int handle_io(struct sock *sk, int ret, int flags,
 				     bool tx)
@@ -310,11 +319,16 @@ static __always_inline int handle_io(struct sock *sk, int ret, int flags,
 	bytes = ret;
 	c = bpf_map_lookup_elem(&conns, &key);
 	/*
-	 * A closed entry whose socket is open again is a freed socket's
-	 * memory reused: hand the old counts over and start afresh.
+	 * A freed socket's memory reused: a closed entry whose socket is
+	 * open again, or an open one whose ports are no longer the
+	 * socket's (its close was never seen: the kernel skips a state
+	 * change nested in another on the same CPU). Hand the old counts
+	 * over and start afresh, so a new connection is never credited to
+	 * a dead one.
 	 */
-	if (c && c->closed &&
-	    BPF_CORE_READ(sk, __sk_common.skc_state) != TCP_CLOSE) {
+	if (c && (c->closed ?
+		  BPF_CORE_READ(sk, __sk_common.skc_state) != TCP_CLOSE :
+		  !same_ports(c, sk))) {
 		conn_close(sk, bpf_ktime_get_ns());
 		c = bpf_map_lookup_elem(&conns, &key);
 		if (c && c->closed)
@@ -920,6 +934,8 @@ int dump_listeners(struct bpf_iter__task_file *ctx)
  * (and closed sockets) go to user space, so a harvest costs what moved,
  * not what is open. The flag is cleared before the copy: an update in
  * between is in the copy and sets the flag again, so nothing is missed.
+ * When the record does not fit the kernel's buffer, the kernel shows the
+ * same entry again at the next read(): the flag is put back for that.
  */
 SEC("iter/bpf_map_elem")
 int dump_conns(struct bpf_iter__bpf_map_elem *ctx)
@@ -927,13 +943,16 @@ int dump_conns(struct bpf_iter__bpf_map_elem *ctx)
 	struct xt_conn *c = ctx->value;
 	__u64 *key = ctx->key;
 	struct xt_iter_conn rec;
+	__u32 dirty;
 
 	if (!key || !c || (!c->dirty && !c->closed))
 		return 0;
+	dirty = c->dirty;
 	c->dirty = 0;
 	rec.sk = *key;
 	rec.conn = *c;
-	bpf_seq_write(ctx->meta->seq, &rec, sizeof(rec));
+	if (bpf_seq_write(ctx->meta->seq, &rec, sizeof(rec)))
+		c->dirty = dirty;
 	return 0;
 }
 
@@ -943,13 +962,16 @@ int dump_threads(struct bpf_iter__bpf_map_elem *ctx)
 	struct xt_thread *th = ctx->value;
 	__u32 *key = ctx->key;
 	struct xt_iter_thread rec;
+	__u32 dirty;
 
 	if (!key || !th || !th->dirty)
 		return 0;
+	dirty = th->dirty;
 	th->dirty = 0;
 	rec.tid = *key;
 	rec.pad = 0;
 	rec.th = *th;
-	bpf_seq_write(ctx->meta->seq, &rec, sizeof(rec));
+	if (bpf_seq_write(ctx->meta->seq, &rec, sizeof(rec)))
+		th->dirty = dirty;
 	return 0;
 }

@@ -62,8 +62,16 @@ EOF
 	fi
 done
 
-# --detail PID: slices of that process only.
-"$XT_ROOT/build/tests/burn" -t 1 -m 400 -T 20 -o "$T_TMP/burnp.json" &
+# --detail PID: slices of that process only. It works 5 ms, sleeps 5 ms,
+# so it leaves its CPU (a slice ends) many times in the recording.
+$PY -c '
+import time
+end = time.monotonic() + 20
+while time.monotonic() < end:
+    t = time.thread_time()
+    while time.thread_time() - t < 0.005:
+        pass
+    time.sleep(0.005)' &
 bp=$!
 t_track $bp
 if "$XT" record --detail "$bp" --duration 1 -o "$T_TMP/burnp.xft" \

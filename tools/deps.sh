@@ -6,6 +6,7 @@ libjansson-dev libncurses-dev libmicrohttpd-dev python3 python3-distributed
 python3-numpy iproute2 tmux bpftrace procps"
 PKGS="$PKGS chromium"		# t_exports.sh: renders the HTML report
 PKGS="$PKGS python3-pil"	# t_exports.sh: reads its screenshots
+PKGS="$PKGS libcap2-bin"	# capsh, for tests/t_faults.sh
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

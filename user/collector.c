@@ -248,6 +248,27 @@ static void slices_flush(struct collector *c)
 	free(per);
 }
 
+/*
+ * Runs the kernel skipped because the same program was already running
+ * on that CPU (say, a TCP state change in a softirq inside another in
+ * process context): each one is an event we never saw, so it is counted.
+ */
+static __u64 prog_misses(struct collector *c)
+{
+	struct bpf_program *prog;
+	__u64 sum = 0;
+
+	bpf_object__for_each_program(prog, c->skel->obj) {
+		struct bpf_prog_info info = {};
+		__u32 len = sizeof(info);
+		int fd = bpf_program__fd(prog);
+
+		if (fd >= 0 && !bpf_obj_get_info_by_fd(fd, &info, &len))
+			sum += info.recursion_misses;
+	}
+	return sum;
+}
+
 int collector__harvest(struct collector *c)
 {
 	struct xt_rec_interval iv;
@@ -295,6 +316,7 @@ int collector__harvest(struct collector *c)
 		c->last_cgroup_ns = ts;
 		ident__cgroups(c, ts);
 	}
+	c->ustats.prog_misses = prog_misses(c);
 	st.u = c->ustats;
 	collector__emit(c, &st);
 	if (c->stopped)

@@ -16,6 +16,7 @@ const struct xt_counter xt_counters[] = {
 	K(ringbuf_full, XT_CK_DROP, "events the ring buffer could not take (closes and exits are reaped later)"),
 	U(marks_rejected, XT_CK_DROP, "oversized or garbage datagrams on the marks socket"),
 	U(write_errors, XT_CK_DROP, "records the trace writer could not write"),
+	U(prog_misses, XT_CK_DROP, "BPF program runs the kernel skipped (same program already running on that CPU)"),
 	U(iter_partial, XT_CK_DROP, "map iterator streams that ended inside a record"),
 	U(bad_records, XT_CK_DROP, "harvested entries whose key and value disagree"),
 	K(peek_skipped, XT_CK_HEALTH, "MSG_PEEK reads, not counted as received"),

@@ -431,6 +431,41 @@ static bool iter_maps_ok(void)
 	return true;
 }
 
+/* Effective capability set, from /proc/self/status (0 if unreadable). */
+static __u64 cap_eff(void)
+{
+	char buf[4096], *p;
+	int n = read_file("/proc/self/status", buf, sizeof(buf));
+
+	if (n <= 0)
+		return 0;
+	p = strstr(buf, "\nCapEff:");
+	return p ? strtoull(p + 8, NULL, 16) : 0;
+}
+
+/*
+ * Name the capabilities that are missing. CAP_SYS_RESOURCE (for
+ * RLIMIT_MEMLOCK) matters only before Linux 5.11: since then BPF memory
+ * is charged to the memory cgroup, and libbpf 1.x (strict by default)
+ * raises the limit only where the kernel lacks that accounting.
+ */
+static void explain_eperm(void)
+{
+	__u64 eff = cap_eff(), bit = 1;
+	bool admin = eff & (bit << 21);
+	char miss[96] = "";
+
+	if (!admin && !(eff & (bit << 39)))
+		strcat(miss, "CAP_BPF");
+	if (!admin && !(eff & (bit << 38)))
+		strcat(miss, *miss ? " and CAP_PERFMON" : "CAP_PERFMON");
+	if (*miss)
+		p_err("not permitted to load BPF programs: %s %s missing (or CAP_SYS_ADMIN); run as root or grant them (in Kubernetes, a privileged pod)",
+		      miss, strchr(miss, ' ') ? "are" : "is");
+	else
+		p_err("not permitted to load BPF programs although CAP_BPF and CAP_PERFMON are held: a security module or kernel.unprivileged_bpf_disabled refuses; run as root in the host's namespaces (in Kubernetes, a privileged pod)");
+}
+
 int probe__privileges(void)
 {
 	int fd = load_trivial(BPF_PROG_TYPE_RAW_TRACEPOINT, 0, 0);
@@ -440,7 +475,7 @@ int probe__privileges(void)
 		return 0;
 	}
 	if (fd == -EPERM || fd == -EACCES) {
-		p_err("not permitted to load BPF programs: run as root (or with CAP_BPF, CAP_PERFMON and CAP_SYS_RESOURCE; in Kubernetes, a privileged pod)");
+		explain_eperm();
 		return -EPERM;
 	}
 	p_err("cannot load BPF programs (%s): this kernel needs CONFIG_BPF_SYSCALL", strerror(-fd));

@@ -1,11 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /*
  * `xfertrace record [-o FILE] [--interval MS] [--duration S]
- *  [--marks-socket PATH] [--hooks H] [--burst-gap-ms MS] [--dry-run]
+ *  [--marks-socket PATH [--marks-group GROUP]] [--hooks H]
+ *  [--burst-gap-ms MS] [--dry-run]
  *  [-- COMMAND ARGS...]`: trace until the command exits, the duration
  * ends, or SIGINT/SIGTERM arrives; a second signal exits at once.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <poll.h>
 #include <signal.h>
@@ -28,6 +30,7 @@ struct record_opts {
 	struct xt_paths paths;
 	__u64 burst_gap_ms;
 	const char *marks_path;
+	gid_t marks_group;	/* (gid_t)-1: leave the socket's group alone */
 	bool dry_run;
 	__u64 max_conns;
 	__u64 max_threads;
@@ -53,7 +56,8 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: xfertrace record [-o FILE] [--interval MS] [--duration S]\n"
-		"                        [--marks-socket PATH] [--burst-gap-ms MS] [--dry-run]\n"
+		"                        [--marks-socket PATH [--marks-group GROUP]]\n"
+		"                        [--burst-gap-ms MS] [--dry-run]\n"
 		"                        [--max-conns N] [--max-threads N] [path options]\n"
 		"                        [--detail PID|tcp://IP:PORT|:PORT|endpoints|all|none]...\n"
 		"                        [-- COMMAND ARGS...]\n"
@@ -69,6 +73,7 @@ static int parse_args(int argc, char **argv, struct record_opts *o)
 		{ "duration", required_argument, NULL, 'd' },
 		{ "burst-gap-ms", required_argument, NULL, 'g' },
 		{ "marks-socket", required_argument, NULL, 'm' },
+		{ "marks-group", required_argument, NULL, 'G' },
 		{ "dry-run", no_argument, NULL, 'n' },
 		{ "max-conns", required_argument, NULL, 'C' },
 		{ "max-threads", required_argument, NULL, 'T' },
@@ -112,6 +117,13 @@ static int parse_args(int argc, char **argv, struct record_opts *o)
 			break;
 		case 'm':
 			o->marks_path = optarg;
+			break;
+		case 'G':
+			if (marksock__parse_group(optarg, &o->marks_group)) {
+				p_err("record: --marks-group: no group '%s' (give a name or a number)",
+				      optarg);
+				return -EINVAL;
+			}
 			break;
 		case 'n':
 			o->dry_run = true;
@@ -158,6 +170,10 @@ static int parse_args(int argc, char **argv, struct record_opts *o)
 	}
 	if (!*o->out) {
 		p_err("record: -o needs a file name");
+		return -EINVAL;
+	}
+	if (o->marks_group != (gid_t)-1 && !o->marks_path) {
+		p_err("record: --marks-group needs --marks-socket");
 		return -EINVAL;
 	}
 	return 0;
@@ -248,18 +264,102 @@ static int exit_status(int status)
 	return 1;
 }
 
-static int open_marks(const char *path, struct marksock **ms)
+/*
+ * The default directory is ours: 0750, and with --marks-group in that
+ * group, so members can reach the socket and nobody else can.
+ */
+static void make_default_dir(gid_t group)
+{
+	int fd;
+
+	mkdir("/run/xfertrace", 0750);
+	if (group == (gid_t)-1)
+		return;
+	fd = open("/run/xfertrace", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	if (fchown(fd, -1, group) || fchmod(fd, 0750))
+		p_warn("record: cannot give /run/xfertrace to group %u: %s",
+		       (unsigned)group, strerror(errno));
+	close(fd);
+}
+
+static int open_marks(const char *path, gid_t group, struct marksock **ms)
 {
 	int err;
 
 	if (!strcmp(path, XT_MARKS_DEFAULT_PATH))
-		mkdir("/run/xfertrace", 0750);
-	err = marksock__open(path, ms);
+		make_default_dir(group);
+	err = marksock__open_group(path, group, ms);
 	if (err)
 		p_err("record: cannot listen for marks on %s: %s", path,
-		      err == -EEXIST ? "a file that is not a socket is there" :
-		      err == -EADDRINUSE ? "another xfertrace is listening there; give this one its own --marks-socket path" :
-		      strerror(-err));
+		      marksock__strerror(err));
+	return err;
+}
+
+static const char *out_strerror(int err)
+{
+	switch (err) {
+	case -ELOOP:
+		return "it is a symbolic link; give the real path";
+	case -EISDIR:
+		return "it is a directory";
+	case -EEXIST:
+		return "it is not a regular file";
+	default:
+		return strerror(-err);
+	}
+}
+
+static void write_failed(const struct record_opts *o, int err, __u64 kept,
+			 bool committed, pid_t child)
+{
+	int status;
+
+	/* One line: what failed, what the file keeps, what still runs. */
+	if (!committed)
+		p_err("record: writing %s failed: %s", o->out, strerror(-err));
+	else if (child > 0 && waitpid(child, &status, WNOHANG) == 0)
+		p_err("record: writing %s failed: %s; it keeps the %llu bytes written before; '%s' (pid %d) is still running",
+		      o->out, strerror(-err), (unsigned long long)kept,
+		      o->cmd[0], child);
+	else
+		p_err("record: writing %s failed: %s; it keeps the %llu bytes written before",
+		      o->out, strerror(-err), (unsigned long long)kept);
+}
+
+/*
+ * Header to a temporary file, marks socket, first harvest; only when all
+ * of them worked is the trace renamed onto -o (a failed start leaves
+ * whatever was there untouched). Prints its own errors.
+ */
+static int start_trace(struct collector *c, const struct record_opts *o,
+		       struct trace_writer **w, struct marksock **ms)
+{
+	json_t *hdr = collector__header(c);
+	int err;
+
+	err = trace_writer__open(o->out, hdr, w);
+	json_decref(hdr);
+	if (err) {
+		p_err("record: cannot write %s: %s", o->out, out_strerror(err));
+		return err;
+	}
+	collector__set_sink(c, trace_writer__sink, *w);
+	if (o->marks_path) {
+		err = open_marks(o->marks_path, o->marks_group, ms);
+		if (err)
+			return err;
+	}
+	/* First harvest before the command starts: listeners are known. */
+	err = collector__harvest(c);
+	if (err) {
+		write_failed(o, err, 0, false, -1);
+		return err;
+	}
+	err = trace_writer__commit(*w);
+	if (err)
+		p_err("record: cannot write %s: %s", o->out, out_strerror(err));
 	return err;
 }
 
@@ -269,6 +369,7 @@ int cmd_record(int argc, char **argv)
 		.out = "xfertrace.xft",
 		.interval_ms = 100,
 		.burst_gap_ms = 5,
+		.marks_group = (gid_t)-1,
 	};
 	struct collector_opts co = {};
 	struct trace_writer *w = NULL;
@@ -277,7 +378,7 @@ int cmd_record(int argc, char **argv)
 	int err, status = 0, ret = 1;
 	const struct xt_hooks *hk;
 	pid_t child = -1;
-	json_t *hdr;
+	__u64 kept;
 
 	err = parse_args(argc, argv, &o);
 	if (err)
@@ -298,21 +399,10 @@ int cmd_record(int argc, char **argv)
 		ret = 0;
 		goto cleanup;
 	}
-	hdr = collector__header(c);
-	err = trace_writer__open(o.out, hdr, &w);
-	json_decref(hdr);
-	if (err) {
-		p_err("record: cannot write %s: %s", o.out, strerror(-err));
-		goto cleanup;
-	}
-	collector__set_sink(c, trace_writer__sink, w);
-	if (o.marks_path && open_marks(o.marks_path, &ms))
-		goto cleanup;
+	/* From here a signal stops recording in order, never mid-start. */
 	install_signals();
-	/* First harvest before the command starts: listeners are known. */
-	err = collector__harvest(c);
-	if (err)
-		goto write_err;
+	if (start_trace(c, &o, &w, &ms))
+		goto cleanup;
 	hk = collector__hooks(c);
 	fprintf(stderr, "xfertrace: recording to %s (tcp-bytes=%s cpu=%s tcp-state=%s harvest=%s discovery=%s clock=%s)%s\n",
 		o.out, hook_name(hk->use[XT_C_SOCK]),
@@ -320,7 +410,7 @@ int cmd_record(int argc, char **argv)
 		harvest_name(hk->harvest), discovery_name(hk->discovery),
 		hk->coarse_clock ? "coarse" : "precise",
 		o.cmd ? "" : "; Ctrl-C to stop");
-	if (o.cmd) {
+	if (o.cmd && !stop_signals) {
 		child = spawn(o.cmd);
 		if (child < 0) {
 			p_err("record: fork failed: %s", strerror(errno));
@@ -328,29 +418,32 @@ int cmd_record(int argc, char **argv)
 		}
 	}
 	err = run_loop(c, w, ms, &o, child, &status);
+	/* Marks sent before the end are in the trace, however early it came. */
+	marksock__finish(ms, c);
 	/* Final harvest: whatever the loop ended on, keep what was counted. */
 	collector__stop(c);
 	if (!err)
 		err = collector__harvest(c);
 	else
 		collector__harvest(c);
-	if (err)
-		goto write_err;
-	err = trace_writer__close(w);
-	w = NULL;
-	if (err)
-		goto write_err;
+	kept = trace_writer__written(w);
+	if (!err) {
+		err = trace_writer__close(w);
+		w = NULL;
+	}
+	if (err) {
+		write_failed(&o, err, kept, true, child);
+		goto cleanup;
+	}
 	ret = 0;
 	if (child > 0 && !stop_signals && waitpid(child, &status, WNOHANG) != 0)
 		ret = exit_status(status);
 	else if (child > 0)
 		fprintf(stderr, "xfertrace: stopped; '%s' (pid %d) is still running\n",
 			o.cmd[0], child);
-	goto cleanup;
-write_err:
-	p_err("record: writing %s failed: %s", o.out, strerror(-err));
 cleanup:
-	if (w && trace_writer__close(w))
+	/* Uncommitted (a failed start): removed; else closed, kept. */
+	if (w && (ret ? trace_writer__discard(w) : trace_writer__close(w)))
 		ret = 1;
 	marksock__free(ms);
 	collector__free(c);

@@ -140,6 +140,7 @@ struct xt_user_stats {
 	__u64 iter_partial;	/* iterator stream ended inside a record */
 	__u64 iter_fallbacks;	/* iterator failed: whole map read instead */
 	__u64 bad_records;	/* harvested entries whose key and value disagree */
+	__u64 prog_misses;	/* program runs the kernel skipped (recursion) */
 };
 
 struct xt_rec_stats {

@@ -31,6 +31,8 @@ int report__load(const char *path, struct model **out, struct load_info *li)
 	if (err) {
 		if (err == -EBADMSG)
 			p_err("%s is not an xfertrace trace (bad or damaged header)", path);
+		else if (err == -EISDIR)
+			p_err("%s is a directory, not an xfertrace trace", path);
 		else if (err == -EPROTONOSUPPORT)
 			p_err("%s was written by an unsupported trace format version", path);
 		else if (err == -EPROTO)
@@ -49,10 +51,17 @@ int report__load(const char *path, struct model **out, struct load_info *li)
 		model__apply(m, rec);
 	li->truncated = trace_reader__truncated(r, &li->offset, &li->why);
 	li->chunks = trace_reader__chunks(r);
-	if (li->truncated)
+	li->partial_records = trace_reader__partial_records(r);
+	if (li->truncated && li->partial_records)
+		p_warn("%s is damaged at byte %llu (%s); reporting the %llu whole chunks before it and the first %llu records of that chunk",
+		       path, (unsigned long long)li->offset, li->why,
+		       (unsigned long long)li->chunks,
+		       (unsigned long long)li->partial_records);
+	else if (li->truncated)
 		p_warn("%s is truncated at byte %llu (%s); reporting the %llu whole chunks before it",
 		       path, (unsigned long long)li->offset, li->why,
 		       (unsigned long long)li->chunks);
+	li->why = NULL;
 	trace_reader__free(r);
 	if (err < 0) {
 		model__free(m);
@@ -230,7 +239,7 @@ json_t *report__json(const struct model *m, const struct load_info *li)
 			"tx_bytes", (json_int_t)f->tx_bytes,
 			"rx_bytes", (json_int_t)f->rx_bytes));
 	}
-	trace = json_pack("{s:s, s:s, s:{s:s, s:s, s:s, s:s, s:s, s:s}, s:f, s:I, s:b, s:I, s:I, s:I}",
+	trace = json_pack("{s:s, s:s, s:{s:s, s:s, s:s, s:s, s:s, s:s}, s:f, s:I, s:b, s:I, s:I, s:I, s:I}",
 			  "host", hdr_str(m, "host"),
 			  "kernel", hdr_str(m, "kernel"),
 			  "hooks", "sock", hook_str(m, "sock"),
@@ -245,6 +254,8 @@ json_t *report__json(const struct model *m, const struct load_info *li)
 			  "truncated_at", (json_int_t)(li && li->truncated ?
 						       li->offset : 0),
 			  "chunks", (json_int_t)(li ? li->chunks : 0),
+			  "truncated_records_kept",
+			  (json_int_t)(li ? li->partial_records : 0),
 			  "harvest_overruns",
 			  (json_int_t)m->stats.u.harvest_overruns);
 	json_object_set_new(trace, "interval_ms", json_integer(	/* exports */

@@ -9,8 +9,9 @@
 struct load_info {
 	bool truncated;
 	__u64 offset;
-	const char *why;
+	const char *why;	/* valid only inside report__load */
 	__u64 chunks;
+	__u64 partial_records;	/* kept from the damaged chunk at offset */
 };
 
 /* Read a whole trace into a resolved model; prints its own errors. */

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /*
  * `xfertrace top [-d SEC] [-n N] [-b] [--json] [-a] [--sort KEY]
- *  [--filter TEXT] [--rows N] [--marks-socket PATH] [--hooks H]`:
+ *  [--filter TEXT] [--rows N] [--marks-socket PATH [--marks-group G]]
+ *  [--hooks H]`:
  * live view over the same collection core as record. The collector's
  * sink is the model; every refresh harvests, resolves, turns the model's
  * window fields into rates, renders, resets the window and prunes what
@@ -38,6 +39,7 @@ struct top_opts {
 	bool all;
 	struct top_view view;
 	const char *marks_path;
+	gid_t marks_group;
 	struct xt_paths paths;
 };
 
@@ -65,6 +67,7 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: xfertrace top [-d SEC] [-n N] [-b | --json] [-a] [--sort KEY] [--reverse]\n"
 		"                     [--filter TEXT] [--rows N] [--marks-socket PATH]\n"
+		"                     [--marks-group GROUP]\n"
 		"                     [path options, as for record]\n"
 		"  -d SEC    refresh interval in seconds (default 1, 0.1 to 3600)\n"
 		"  -n N      stop after N frames\n"
@@ -123,6 +126,13 @@ static int parse_value(int c, const char *arg, struct top_opts *o)
 		}
 		o->marks_path = arg;
 		return 0;
+	case 'G':
+		if (marksock__parse_group(arg, &o->marks_group)) {
+			p_err("top: --marks-group: no group '%s' (give a name or a number)",
+			      arg);
+			return -EINVAL;
+		}
+		return 0;
 	}
 	return -EINVAL;
 }
@@ -140,6 +150,7 @@ static int parse_args(int argc, char **argv, struct top_opts *o)
 		{ "filter", required_argument, NULL, 'f' },
 		{ "rows", required_argument, NULL, 'R' },
 		{ "marks-socket", required_argument, NULL, 'm' },
+		{ "marks-group", required_argument, NULL, 'G' },
 		{ "help", no_argument, NULL, 'h' },
 		XT_PATH_LONGOPTS,
 		{},
@@ -309,14 +320,13 @@ static int open_marks(struct top_state *s)
 	const char *path = s->o->marks_path;
 	int err;
 
-	err = marksock__open(path, &s->ms);
+	err = marksock__open_group(path, s->o->marks_group, &s->ms);
 	if (err == -EADDRINUSE)
 		p_err("top: %s is in use (a running record?); give top its own --marks-socket path",
 		      path);
 	else if (err)
 		p_err("top: cannot listen for marks on %s: %s", path,
-		      err == -EEXIST ? "a file that is not a socket is there" :
-		      strerror(-err));
+		      marksock__strerror(err));
 	return err;
 }
 
@@ -381,7 +391,8 @@ static int setup(struct top_state *s, struct top_opts *o)
 
 int cmd_top(int argc, char **argv)
 {
-	struct top_opts o = { .delay_s = 1, .view.sort = TOP_K_TOTAL };
+	struct top_opts o = { .delay_s = 1, .view.sort = TOP_K_TOTAL,
+			      .marks_group = (gid_t)-1 };
 	struct top_state s = { .o = &o };
 	int err, ret = 1;
 

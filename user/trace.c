@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
 #include "trace.h"
@@ -32,6 +33,9 @@ struct chunk_hdr {
 struct trace_writer {
 	int fd;
 	int err;
+	char *path;		/* where the trace goes once committed */
+	char *tmp;		/* where it is written until then */
+	bool committed;
 	char *buf;
 	size_t len;
 	unsigned char *zbuf;
@@ -47,9 +51,13 @@ struct trace_reader {
 	size_t pos;
 	unsigned char *zbuf;
 	__u64 offset;		/* file offset of the next chunk */
-	__u64 chunks;
+	__u64 chunk_start;	/* file offset of the loaded chunk */
+	__u64 chunks;		/* whole chunks read */
+	__u64 rec_in_chunk;	/* records of the loaded chunk read so far */
+	__u64 partial_records;	/* records kept from a damaged chunk */
 	bool truncated;
 	const char *why;
+	char why_buf[160];
 	bool done;
 	__u64 scratch[64];	/* an old, shorter record padded out */
 };
@@ -67,11 +75,19 @@ static __u32 legacy_min_len(__u32 type)
 
 /*
  * STATS before struct xt_stats gained its slice counters: 16 kernel
- * counters, then the user ones. Move the user counters to their place.
+ * counters, then the user ones as they were then (at least the first 7;
+ * later ones were appended). Move the user counters to their place and
+ * zero what the record did not have.
  */
 #define XT_STATS_V0_K		16
-#define XT_STATS_V0_LEN		(16 + XT_STATS_V0_K * 8 + \
-				 sizeof(struct xt_user_stats))
+#define XT_STATS_V0_MIN		(16 + XT_STATS_V0_K * 8 + 7 * 8)
+
+static bool stats_old(const struct xt_rec_hdr *h)
+{
+	return h->type == XT_REC_STATS && h->len >= XT_STATS_V0_MIN &&
+	       h->len < sizeof(struct xt_rec_stats) &&
+	       h->len - (16 + XT_STATS_V0_K * 8) <= sizeof(struct xt_user_stats);
+}
 
 static void stats_v0(__u64 *scratch, const struct xt_rec_hdr *h)
 {
@@ -81,7 +97,7 @@ static void stats_v0(__u64 *scratch, const struct xt_rec_hdr *h)
 	memset(st, 0, sizeof(*st));
 	memcpy(st, h, 16 + XT_STATS_V0_K * 8);
 	memcpy(&st->u, (const char *)h + 16 + XT_STATS_V0_K * 8,
-	       sizeof(st->u));
+	       h->len - (16 + XT_STATS_V0_K * 8));
 	st->hdr.len = sizeof(*st);
 }
 
@@ -103,6 +119,65 @@ static int write_all(int fd, const void *p, size_t n)
 	return 0;
 }
 
+/*
+ * The trace is written to a new file beside PATH and renamed onto it by
+ * trace_writer__commit(), so a start that fails later never harms what
+ * the user had. A symbolic link, a directory or a device at PATH is
+ * refused rather than written through or replaced.
+ */
+static int check_target(const char *path)
+{
+	struct stat st;
+
+	if (lstat(path, &st))
+		return errno == ENOENT ? 0 : -errno;
+	if (S_ISLNK(st.st_mode))
+		return -ELOOP;
+	if (S_ISDIR(st.st_mode))
+		return -EISDIR;
+	return S_ISREG(st.st_mode) ? 0 : -EEXIST;
+}
+
+static int open_tmp(struct trace_writer *w, const char *path)
+{
+	const char *base = strrchr(path, '/');
+	int dlen = base ? base - path + 1 : 0, i, fd = -1;
+
+	base = base ? base + 1 : path;
+	w->path = strdup(path);
+	w->tmp = malloc(strlen(path) + 32);
+	if (!w->path || !w->tmp)
+		return -ENOMEM;
+	for (i = 0; i < 100 && fd < 0; i++) {
+		snprintf(w->tmp, strlen(path) + 32, "%.*s.%s.%08x.tmp", dlen,
+			 path, base, (unsigned)(now_mono_ns() ^ (i * 2654435761u)));
+		fd = open(w->tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
+			  O_CLOEXEC, 0640);
+		if (fd < 0 && errno != EEXIST)
+			break;
+	}
+	if (fd < 0)
+		return -errno;
+	/* 0640 whatever the umask: traces name every process on the node. */
+	if (fchmod(fd, 0640)) {
+		i = -errno;
+		close(fd);
+		unlink(w->tmp);
+		return i;
+	}
+	w->fd = fd;
+	return 0;
+}
+
+static void writer_free(struct trace_writer *w)
+{
+	free(w->path);
+	free(w->tmp);
+	free(w->buf);
+	free(w->zbuf);
+	free(w);
+}
+
 int trace_writer__open(const char *path, json_t *header,
 		       struct trace_writer **out)
 {
@@ -111,6 +186,9 @@ int trace_writer__open(const char *path, json_t *header,
 	char *js = NULL;
 	int err;
 
+	err = check_target(path);
+	if (err)
+		return err;
 	w = calloc(1, sizeof(*w));
 	if (!w)
 		return -ENOMEM;
@@ -123,11 +201,9 @@ int trace_writer__open(const char *path, json_t *header,
 		err = -ENOMEM;
 		goto fail;
 	}
-	w->fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
-	if (w->fd < 0) {
-		err = -errno;
+	err = open_tmp(w, path);
+	if (err)
 		goto fail;
-	}
 	memcpy(fh.magic, XT_TRACE_MAGIC, 8);
 	fh.version = XT_TRACE_VERSION;
 	fh.byte_order = 0x01020304;
@@ -144,12 +220,44 @@ int trace_writer__open(const char *path, json_t *header,
 	return 0;
 fail:
 	free(js);
-	if (w->fd >= 0)
+	if (w->fd >= 0) {
 		close(w->fd);
-	free(w->buf);
-	free(w->zbuf);
-	free(w);
+		unlink(w->tmp);
+	}
+	writer_free(w);
 	return err;
+}
+
+int trace_writer__commit(struct trace_writer *w)
+{
+	int err;
+
+	if (w->committed)
+		return 0;
+	err = check_target(w->path);
+	if (!err && rename(w->tmp, w->path))
+		err = -errno;
+	if (err)
+		return err;
+	w->committed = true;
+	return 0;
+}
+
+const char *trace_writer__tmp_path(const struct trace_writer *w)
+{
+	return w->tmp;
+}
+
+int trace_writer__discard(struct trace_writer *w)
+{
+	if (!w)
+		return 0;
+	if (w->committed)
+		return trace_writer__close(w);
+	close(w->fd);
+	unlink(w->tmp);
+	writer_free(w);
+	return 0;
 }
 
 int trace_writer__flush(struct trace_writer *w)
@@ -205,6 +313,11 @@ int trace_writer__sink(void *ctx, const struct xt_rec_hdr *rec)
 	return trace_writer__add(ctx, rec);
 }
 
+__u64 trace_writer__written(const struct trace_writer *w)
+{
+	return w ? w->written : 0;
+}
+
 __u64 trace_writer__bytes(const struct trace_writer *w)
 {
 	return w->written + w->len;
@@ -221,10 +334,55 @@ int trace_writer__close(struct trace_writer *w)
 		err = -errno;
 	if (close(w->fd) && !err)
 		err = -errno;
-	free(w->buf);
-	free(w->zbuf);
-	free(w);
+	w->fd = -1;
+	/* A trace that was never committed was never the user's file. */
+	if (!w->committed && !err)
+		err = trace_writer__commit(w);
+	if (!w->committed)
+		unlink(w->tmp);
+	writer_free(w);
 	return err;
+}
+
+/* Control characters in a (crafted) header never reach a terminal. */
+static void clean_header(json_t *v)
+{
+	const char *key;
+	json_t *e;
+	size_t i;
+
+	if (json_is_object(v)) {
+		json_object_foreach(v, key, e)
+			clean_header(e);
+	} else if (json_is_array(v)) {
+		json_array_foreach(v, i, e)
+			clean_header(e);
+	} else if (json_is_string(v)) {
+		const unsigned char *s = (const void *)json_string_value(v);
+		size_t n = json_string_length(v), j, k = 0;
+		char *c = malloc(n + 1);
+		bool changed = false;
+
+		if (!c)
+			return;
+		for (j = 0; j < n; j++) {
+			/* C0, DEL, and C1 (U+0080..U+009F: 0xc2 0x80..0x9f). */
+			if (s[j] < 0x20 || s[j] == 0x7f) {
+				c[k++] = '?';
+				changed = true;
+			} else if (s[j] == 0xc2 && j + 1 < n &&
+				   s[j + 1] >= 0x80 && s[j + 1] <= 0x9f) {
+				c[k++] = '?';
+				j++;
+				changed = true;
+			} else {
+				c[k++] = s[j];
+			}
+		}
+		if (changed)
+			json_string_setn(v, c, k);
+		free(c);
+	}
 }
 
 int trace_reader__open(const char *path, struct trace_reader **out)
@@ -242,6 +400,14 @@ int trace_reader__open(const char *path, struct trace_reader **out)
 	if (!r->f) {
 		err = -errno;
 		goto fail;
+	}
+	{
+		struct stat st;
+
+		if (!fstat(fileno(r->f), &st) && S_ISDIR(st.st_mode)) {
+			err = -EISDIR;
+			goto fail;
+		}
 	}
 	err = -EBADMSG;
 	if (fread(&fh, sizeof(fh), 1, r->f) != 1 ||
@@ -268,6 +434,7 @@ int trace_reader__open(const char *path, struct trace_reader **out)
 	r->header = json_loadb(js, fh.json_len, 0, &jerr);
 	if (!r->header || !json_is_object(r->header))
 		goto fail;
+	clean_header(r->header);
 	free(js);
 	r->offset = sizeof(fh) + fh.json_len;
 	r->raw = malloc(XT_CHUNK_RAW_MAX);
@@ -295,6 +462,22 @@ static void stop_at(struct trace_reader *r, const char *why)
 	r->done = true;
 	r->truncated = true;
 	r->why = why;
+}
+
+/*
+ * A damaged record inside a chunk: the chunk is not whole. Report the
+ * chunk's own offset and exactly how many of its records were kept.
+ */
+static void stop_in_chunk(struct trace_reader *r, const char *what)
+{
+	snprintf(r->why_buf, sizeof(r->why_buf),
+		 "%s at record %llu, data byte %zu of the chunk at byte %llu",
+		 what, (unsigned long long)r->rec_in_chunk + 1, r->pos,
+		 (unsigned long long)r->chunk_start);
+	stop_at(r, r->why_buf);
+	r->offset = r->chunk_start;
+	r->chunks--;
+	r->partial_records = r->rec_in_chunk;
 }
 
 /* Load the next chunk; false at the end of the usable file. */
@@ -335,9 +518,11 @@ static bool load_chunk(struct trace_reader *r)
 		stop_at(r, "chunk does not decompress");
 		return false;
 	}
+	r->chunk_start = r->offset;
 	r->offset += sizeof(ch) + ch.z_len;
 	r->raw_len = rawlen;
 	r->pos = 0;
+	r->rec_in_chunk = 0;
 	r->chunks++;
 	return true;
 }
@@ -356,20 +541,21 @@ int trace_reader__next(struct trace_reader *r, const struct xt_rec_hdr **rec)
 			continue;
 		}
 		if (r->raw_len - r->pos < sizeof(*h)) {
-			stop_at(r, "record crosses chunk end");
+			stop_in_chunk(r, "record crosses chunk end");
 			return 0;
 		}
 		h = (struct xt_rec_hdr *)(r->raw + r->pos);
 		if (h->len < sizeof(*h) || h->len % 8 ||
 		    h->len > r->raw_len - r->pos) {
-			stop_at(r, "bad record length");
+			stop_in_chunk(r, "bad record length");
 			return 0;
 		}
 		r->pos += h->len;
+		r->rec_in_chunk++;
 		min = xt_rec_min_len(h->type);
 		if (!min)
 			continue;	/* unknown type: skip it */
-		if (h->type == XT_REC_STATS && h->len == XT_STATS_V0_LEN) {
+		if (stats_old(h)) {
 			stats_v0(r->scratch, h);
 			h = (struct xt_rec_hdr *)r->scratch;
 		} else if (h->len < min) {
@@ -405,6 +591,11 @@ bool trace_reader__truncated(const struct trace_reader *r, __u64 *offset,
 __u64 trace_reader__chunks(const struct trace_reader *r)
 {
 	return r->chunks;
+}
+
+__u64 trace_reader__partial_records(const struct trace_reader *r)
+{
+	return r->partial_records;
 }
 
 void trace_reader__free(struct trace_reader *r)
