@@ -15,6 +15,7 @@
 #include "trace.h"
 #include "trials.h"	/* trials: --marks, --compare */
 #include "util.h"
+#include "agent.h"	/* several traces: report__load_many */
 
 int report__load(const char *path, struct model **out, struct load_info *li)
 {
@@ -346,6 +347,8 @@ static void print_text(FILE *f, const struct model *m,
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: xfertrace report FILE [--format text|json]\n");
+	/* agent: several traces (docs/agent.md) */
+	fprintf(f, "       xfertrace report FILE FILE... | --merge DIR  [--format text|json]\n");
 	/* trials (docs/attribution.md) */
 	fprintf(f, "                        [--marks FILE|-] [--skew-ms MS]\n"
 		"       xfertrace report --compare A B [--marks-a FILE] [--marks-b FILE]\n"
@@ -370,6 +373,62 @@ static int report_trials(const char *path, const struct model *m,
 	return 0;
 }
 
+/* agent: one report over several traces (docs/agent.md). */
+static int report_many(int n, char **files, const char *dir, bool json,
+		       const struct trials_opts *to)
+{
+	char **paths = files;
+	const char *name = dir ? dir : files[0];
+	struct load_info li;
+	struct model *m;
+	json_t *root;
+	int i, err;
+
+	if (dir && n) {
+		p_err("report: --merge DIR takes no trace files besides");
+		return 2;
+	}
+	if (dir && report__dir_files(dir, &paths, &n)) {
+		p_err("report: cannot read directory %s", dir);
+		return 1;
+	}
+	if (!n) {
+		p_err("report: no .xft trace files in %s", dir);
+		return 1;
+	}
+	err = report__load_many(paths, n, 0, &m, &li);
+	if (dir) {
+		for (i = 0; i < n; i++)
+			free(paths[i]);
+		free(paths);
+	}
+	if (err)
+		return 1;
+	report__sort(m);
+	if (json) {
+		root = report__json(m, &li);
+		json_object_set(root, "sources",
+				json_object_get(m->header, "sources"));
+		if (report_trials(name, m, to, root)) {
+			json_decref(root);
+			model__free(m);
+			return 1;
+		}
+		json_dumpf(root, stdout, JSON_INDENT(1) | JSON_PRESERVE_ORDER);
+		fputc('\n', stdout);
+		json_decref(root);
+	} else {
+		print_text(stdout, m, &li);
+		report__print_reconcile(stdout, m);
+		if (report_trials(name, m, to, NULL)) {
+			model__free(m);
+			return 1;
+		}
+	}
+	model__free(m);
+	return fflush(stdout) ? 1 : 0;
+}
+
 int cmd_report(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -381,10 +440,12 @@ int cmd_report(int argc, char **argv)
 		{ "marks-a", required_argument, NULL, 'A' },
 		{ "marks-b", required_argument, NULL, 'B' },
 		{ "skew-ms", required_argument, NULL, 'S' },
+		{ "merge", required_argument, NULL, 'M' },	/* agent */
 		{},
 	};
 	struct trials_opts to = {}, toa = {}, tob = {};	/* trials */
 	const char *path = NULL, *fmt = "text", *cmp_a = NULL;
+	const char *merge_dir = NULL;	/* agent: --merge DIR */
 	__u64 skew_ms;
 	struct load_info li;
 	struct model *m;
@@ -413,6 +474,9 @@ int cmd_report(int argc, char **argv)
 			break;
 		case 'B':
 			tob.marks_path = optarg;
+			break;
+		case 'M':
+			merge_dir = optarg;
 			break;
 		case 'S':
 			if (parse_u64(optarg, 0, 3600000, &skew_ms)) {
@@ -446,6 +510,10 @@ int cmd_report(int argc, char **argv)
 		p_err("report: --marks-a and --marks-b go with --compare A B");
 		return 2;
 	}
+	/* agent: several trace files, or a directory of them */
+	if (merge_dir || argc - optind > 1)
+		return report_many(argc - optind, argv + optind, merge_dir,
+				   !strcmp(fmt, "json"), &to);
 	if (optind != argc - 1) {
 		p_err(optind == argc ? "report: which trace file? (usage: xfertrace report FILE)" :
 		      "report: expected one trace file, got more arguments");
