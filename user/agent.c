@@ -53,6 +53,7 @@ struct pinfo {
 	__u64 start_ns;
 	bool in_scope;
 	bool have_pod;
+	int reads;		/* identity reads so far */
 	struct podid pod;
 };
 
@@ -142,8 +143,10 @@ static int parse_num(int c, const char *arg, struct agent_opts *o)
 	return 1;
 }
 
-static int check_args(struct agent_opts *o)
+static int check_args(struct agent_opts *o, bool file_mb_given)
 {
+	if (!file_mb_given && o->max_file_mb > o->max_total_mb)
+		o->max_file_mb = o->max_total_mb;	/* a small cap: smaller files */
 	if (o->max_file_mb > o->max_total_mb) {
 		p_err("agent: --max-file-mb (%llu) is larger than --max-total-mb (%llu)",
 		      (unsigned long long)o->max_file_mb,
@@ -182,6 +185,7 @@ static int parse_args(int argc, char **argv, struct agent_opts *o)
 		XT_PATH_LONGOPTS,
 		{},
 	};
+	bool file_mb_given = false;
 	int c, err;
 
 	if (paths__from_env(&o->paths))
@@ -196,6 +200,12 @@ static int parse_args(int argc, char **argv, struct agent_opts *o)
 		case 'N': o->netns_arg = optarg; break;
 		case 'n': snprintf(o->node, sizeof(o->node), "%s", optarg); break;
 		case 'k': o->keep_caps = true; break;
+		case 'S':
+			file_mb_given = true;
+			err = parse_num(c, optarg, o);
+			if (err)
+				return -EINVAL;
+			break;
 		case 'h':
 			usage(stdout);
 			return 1;
@@ -219,7 +229,7 @@ static int parse_args(int argc, char **argv, struct agent_opts *o)
 		p_err("agent: unexpected argument '%s' (try --help)", argv[optind]);
 		return -EINVAL;
 	}
-	return check_args(o);
+	return check_args(o, file_mb_given);
 }
 
 /* ---- scope: what this agent records ---- */
@@ -233,12 +243,26 @@ static __u64 proc_netns(__u32 pid)
 	return stat(p, &st) ? 0 : st.st_ino;
 }
 
+/* Read again; a process that has gone keeps what was read before. */
+static void pod_reread(struct pinfo *pi)
+{
+	struct podid id;
+	int err = podid__read(pi->pid, &id);
+
+	if (err == -ESRCH)
+		return;
+	pi->have_pod = !err;
+	pi->pod = id;
+}
+
 static struct pinfo *pinfo_get(struct agent *a, __u32 pid, __u64 start_ns,
-			       __u64 netns)
+			       __u64 netns, bool refresh)
 {
 	__u64 key = hkey2(pid, start_ns);
 	struct pinfo *pi = hmap__get(a->pinfo, key);
 
+	if (pi && refresh && pi->in_scope)	/* exec: a new environment */
+		pod_reread(pi);
 	if (pi)
 		return pi;
 	pi = calloc(1, sizeof(*pi));
@@ -265,7 +289,7 @@ static bool in_scope(struct agent *a, const struct xt_rec_hdr *h)
 	case XT_REC_PROC: {
 		const struct xt_rec_proc *r = (const void *)h;
 
-		pi = pinfo_get(a, r->pid, r->start_ns, r->netns);
+		pi = pinfo_get(a, r->pid, r->start_ns, r->netns, true);
 		return pi && pi->in_scope;
 	}
 	case XT_REC_LISTEN:
@@ -277,7 +301,7 @@ static bool in_scope(struct agent *a, const struct xt_rec_hdr *h)
 	case XT_REC_THREAD: {
 		const struct xt_rec_thread *r = (const void *)h;
 
-		pi = pinfo_get(a, r->pid, r->leader_start_ns, 0);
+		pi = pinfo_get(a, r->pid, r->leader_start_ns, 0, false);
 		return pi && pi->in_scope;
 	}
 	case XT_REC_CONN_DELTA:
@@ -374,6 +398,8 @@ static void agent_snapshot(void *ctx, xt_sink_fn sink, void *sctx)
 
 /* ---- after each harvest ---- */
 
+#define POD_REREADS 3
+
 static void add_window(struct agent *a)
 {
 	struct model *m = a->m;
@@ -382,7 +408,7 @@ static void add_window(struct agent *a)
 	model__resolve(m);
 	for (i = 0; i < m->n_procs; i++) {
 		const struct mproc *p = m->procs[i];
-		struct pinfo *pi = hmap__get(a->pinfo, hkey2(p->pid, p->start_ns));
+		struct pinfo *pi;
 		struct ep_labels l = { .endpoint = p->name, .role = p->role };
 		char cid[16];
 
@@ -391,9 +417,19 @@ static void add_window(struct agent *a)
 			continue;
 		/* CPU of processes without TCP: one series, not one each. */
 		if (!p->n_listens && !p->tx_bytes && !p->rx_bytes) {
-			l = (struct ep_labels){ .endpoint = "no-tcp",
-						.role = "other" };
-			pi = NULL;
+			metrics__add_endpoint(a->mx, &(struct ep_labels){
+					      .endpoint = "no-tcp", .role = "other" },
+					      0, 0, p->w_cpu_ns, p->w_runq_ns, 0);
+			continue;
+		}
+		pi = pinfo_get(a, p->pid, p->start_ns, p->netns, false);
+		/*
+		 * A runtime moves a process into its cgroup and execs it just
+		 * after it is born: read its identity again while it is new.
+		 */
+		if (pi && pi->in_scope && pi->reads < POD_REREADS) {
+			pi->reads++;
+			pod_reread(pi);
 		}
 		if (pi && pi->have_pod) {
 			l.pod = pi->pod.pod[0] ? pi->pod.pod : pi->pod.uid;

@@ -206,10 +206,12 @@ static const struct fam {
 };
 
 #define KS(f, h) { offsetof(struct xt_stats, f), "xfertrace_kernel_" #f "_total", h }
+#define KSEC(f, n, h) { offsetof(struct xt_stats, f), "xfertrace_kernel_" n "_seconds_total", h, true }
 #define US(f, h) { offsetof(struct xt_user_stats, f), "xfertrace_user_" #f "_total", h }
 static const struct cnt {
 	size_t off;
 	const char *name, *help;
+	bool ns;		/* nanoseconds, exported as seconds */
 } kcnt[] = {
 	KS(tx_bytes, "Every TCP byte sent, seen by the hooks."),
 	KS(rx_bytes, "Every TCP byte received, seen by the hooks."),
@@ -219,7 +221,7 @@ static const struct cnt {
 	KS(conn_map_full, "Drops: events whose socket found the connection map full."),
 	KS(conn_map_full_bytes, "Drops: bytes of those events."),
 	KS(thread_map_full, "Drops: switches whose thread found the thread map full."),
-	KS(thread_map_full_ns, "Drops: CPU nanoseconds not attributed to a thread."),
+	KSEC(thread_map_full_ns, "thread_map_full", "Drops: CPU time not attributed to a thread."),
 	KS(proc_map_full, "Drops: events whose process found the process map full."),
 	KS(ringbuf_full, "Drops: events that could not be queued on the ring buffer."),
 	KS(close_deferred, "Closed sockets left for user space to reap."),
@@ -274,10 +276,15 @@ static void render_counts(FILE *f, const char *node, const struct cnt *c,
 	size_t i;
 
 	for (i = 0; i < n; i++) {
+		__u64 v = *(const __u64 *)((const char *)base + c[i].off);
+
 		head(f, c[i].name, "counter", c[i].help);
-		fprintf(f, "%s{node=\"%s\"} %llu\n", c[i].name, node,
-			(unsigned long long)*(const __u64 *)((const char *)base +
-							     c[i].off));
+		if (c[i].ns)
+			fprintf(f, "%s{node=\"%s\"} %.9f\n", c[i].name, node,
+				v / 1e9);
+		else
+			fprintf(f, "%s{node=\"%s\"} %llu\n", c[i].name, node,
+				(unsigned long long)v);
 	}
 }
 

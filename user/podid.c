@@ -207,7 +207,8 @@ int podid__read(__u32 pid, struct podid *out)
 		return -ENOMEM;
 	snprintf(path, sizeof(path), "/proc/%u/cgroup", pid);
 	n = read_file(path, buf, 16384);
-	err = n < 0 ? n : podid__parse_cgroup(buf, out);
+	/* Gone or unreadable: say so apart from "not in a pod". */
+	err = n < 0 ? -ESRCH : podid__parse_cgroup(buf, out);
 	if (err)
 		goto out;
 	snprintf(path, sizeof(path), "/proc/%u/environ", pid);

@@ -33,7 +33,8 @@ int podid__parse_path(const char *path, struct podid *out);
 int podid__parse_cgroup(const char *text, struct podid *out);
 /* Fill name and namespace from a NUL-separated environ block. */
 void podid__parse_environ(const char *env, size_t len, struct podid *out);
-/* All of the above for a live process; -ENOENT when not in a container. */
+/* All of the above for a live process; -ENOENT when not in a container,
+ * -ESRCH when its /proc files cannot be read (gone). */
 int podid__read(__u32 pid, struct podid *out);
 
 #endif
