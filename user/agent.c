@@ -626,11 +626,15 @@ static int run_loop(struct agent *a)
 		{ .fd = a->ms ? marksock__fd(a->ms) : -1, .events = POLLIN },
 		{ .fd = httpd__fd(a->http), .events = POLLIN },
 	};
-	int err = 0, timeout;
+	int err = 0, timeout, ht;
 
 	while (!stop_signals) {
 		now = now_mono_ns();
 		timeout = next > now ? (next - now) / 1000000 + 1 : 0;
+		/* MHD may have buffered work that no new event announces. */
+		ht = httpd__timeout_ms(a->http);
+		if (ht >= 0 && ht < timeout)
+			timeout = ht;
 		poll(pf, 3, timeout);
 		err = collector__poll(a->c, 0);
 		if (!err && a->ms && (pf[1].revents & POLLIN))

@@ -165,6 +165,15 @@ int httpd__fd(const struct httpd *h)
 	return h->fd;
 }
 
+int httpd__timeout_ms(const struct httpd *h)
+{
+	MHD_UNSIGNED_LONG_LONG ms;
+
+	if (MHD_get_timeout(h->d, &ms) != MHD_YES)
+		return -1;
+	return ms > 1000 ? 1000 : (int)ms;
+}
+
 void httpd__run(struct httpd *h)
 {
 	MHD_run(h->d);

@@ -30,6 +30,8 @@ int httpd__new(const char *addr, httpd_handler fn, void *ctx,
 	       struct httpd **out);
 /* The fd to poll for readability. */
 int httpd__fd(const struct httpd *h);
+/* How soon httpd__run() must be called again (ms; -1: no limit). */
+int httpd__timeout_ms(const struct httpd *h);
 /* Serve whatever is ready; call when the fd is readable and now and then. */
 void httpd__run(struct httpd *h);
 void httpd__free(struct httpd *h);
