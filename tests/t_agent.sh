@@ -149,7 +149,7 @@ fi
 
 # /summary: report's JSON over the trace files of the last minutes.
 curl -s -m 20 "http://$AADDR/summary?minutes=5" >"$T_TMP/summary.json"
-$PY - "$T_TMP/summary.json" "$DST" "$N" <<'EOP' | t_lines
+$PY - "$T_TMP/summary.json" "$DST" "$N" >"$T_TMP/summary.chk" 2>&1 <<'EOP' 
 import json, sys
 r = json.load(open(sys.argv[1]))
 ok = r.get("schema") == "xfertrace.report/1"
@@ -158,6 +158,8 @@ f = [f for f in r.get("flows", []) if f["dst"] == sys.argv[2]]
 ok = len(f) == 1 and f[0]["tx_bytes"] == int(sys.argv[3]) == f[0]["rx_bytes"]
 print(("ok" if ok else "FAIL"), f"- /summary flow to {sys.argv[2]}: tx and rx = {sys.argv[3]}" + ("" if ok else f": {f}"))
 EOP
+t_lines <"$T_TMP/summary.chk"
+grep -q '^ok' "$T_TMP/summary.chk" || t_fail "/summary checker: $(tail -n 1 "$T_TMP/summary.chk")"
 [ "$(http_code "http://$AADDR/summary?minutes=abc")" = 400 ] && t_pass "/summary?minutes=abc: 400" || t_fail "/summary?minutes=abc not 400"
 
 # HTTP edge cases.
@@ -187,12 +189,12 @@ wait $APID; rc=$?
 [ "$rc" = 0 ] && t_pass "SIGTERM: agent exits 0" || t_fail "SIGTERM: exit $rc: $(tail -n 2 "$T_TMP/agent.err" | tr '\n' ' ')"
 "$XT" report --format json --merge "$T_TMP/traces" >"$T_TMP/final.json" 2>"$T_TMP/final.err"
 if grep -q truncated "$T_TMP/final.err"; then t_fail "trace after SIGTERM truncated: $(cat "$T_TMP/final.err")"; else t_pass "trace after SIGTERM: whole"; fi
-$PY -c '
+t_lines < <($PY -c '
 import json, sys
 r = json.load(open(sys.argv[1])); n = int(sys.argv[3])
 f = [f for f in r["flows"] if f["dst"] == sys.argv[2]]
 print(("ok" if f and f[0]["tx_bytes"] == n == f[0]["rx_bytes"] else "FAIL"), "- report --merge over the trace files: the stream tx and rx =", n, f)
-' "$T_TMP/final.json" "$DST" $N | t_lines
+' "$T_TMP/final.json" "$DST" $N 2>&1)
 
 # ---- 2. as the pod runs it: the manifest's capabilities, /sys read-only ----
 # deploy/xfertrace-agent.yaml grants exactly these (checked by tests/t_deploy.sh).
