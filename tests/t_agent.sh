@@ -197,8 +197,15 @@ print(("ok" if f and f[0]["tx_bytes"] == n == f[0]["rx_bytes"] else "FAIL"), "- 
 ' "$T_TMP/final.json" "$DST" $N 2>&1)
 
 # ---- 2. as the pod runs it: the manifest's capabilities, /sys read-only ----
-# deploy/xfertrace-agent.yaml grants exactly these (checked by tests/t_deploy.sh).
-POD_CAPS=${POD_CAPS:-cap_bpf,cap_perfmon,cap_sys_ptrace,cap_dac_read_search}
+# Exactly the capabilities deploy/xfertrace-agent.yaml adds (it drops ALL).
+POD_CAPS=$($PY -c '
+import sys, yaml
+for d in yaml.safe_load_all(open(sys.argv[1])):
+    if d and d.get("kind") == "DaemonSet":
+        c = d["spec"]["template"]["spec"]["containers"][0]
+        print(",".join("cap_" + x.lower() for x in c["securityContext"]["capabilities"]["add"]))
+' "$XT_ROOT/deploy/xfertrace-agent.yaml")
+[ -n "$POD_CAPS" ] || t_fail "cannot read the capabilities from deploy/xfertrace-agent.yaml"
 all_caps=$(capsh --print | sed -n 's/^Bounding set =//p' | tr ',' '\n')
 drop=$(echo "$all_caps" | grep -v -x -E "$(echo "$POD_CAPS" | tr ',' '|')" | paste -sd,)
 APORT2=$(free_port); AADDR=127.0.0.1:$APORT2
