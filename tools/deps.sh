@@ -4,6 +4,8 @@ set -e
 PKGS="clang llvm make gcc pkg-config libbpf-dev bpftool libelf-dev zlib1g-dev
 libjansson-dev libncurses-dev libmicrohttpd-dev python3 python3-distributed
 python3-numpy iproute2 tmux bpftrace procps"
+PKGS="$PKGS prometheus"	# agent: a real Prometheus scrapes it (tests/t_agent.sh)
+PKGS="$PKGS python3-yaml libcap2-bin curl util-linux"	# agent: t_deploy.sh, t_agent.sh (capsh, unshare)
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

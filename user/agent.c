@@ -18,6 +18,7 @@
 #include <sys/random.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/utsname.h>
 #include <unistd.h>
 #include <linux/capability.h>
 #include "agent.h"
@@ -735,6 +736,27 @@ static int start_recording(struct agent *a)
 	return err;
 }
 
+/*
+ * Before 5.11 BPF maps are charged to RLIMIT_MEMLOCK, which only
+ * CAP_SYS_RESOURCE can raise; from 5.11 they are charged to the memory
+ * cgroup and the limit does not matter. Say it once where it matters.
+ */
+static void memlock_note(void)
+{
+	struct rlimit r = { RLIM_INFINITY, RLIM_INFINITY };
+	struct utsname u;
+	int maj = 0, min = 0;
+
+	if (uname(&u) || sscanf(u.release, "%d.%d", &maj, &min) != 2 ||
+	    maj > 5 || (maj == 5 && min >= 11))
+		return;
+	if (!setrlimit(RLIMIT_MEMLOCK, &r))
+		return;
+	getrlimit(RLIMIT_MEMLOCK, &r);
+	p_warn("agent: kernel %s charges BPF maps to RLIMIT_MEMLOCK (%llu KiB here) and raising it needs CAP_SYS_RESOURCE; if loading fails, grant SYS_RESOURCE",
+	       u.release, (unsigned long long)r.rlim_cur / 1024);
+}
+
 static int setup(struct agent *a)
 {
 	struct collector_opts co = {
@@ -766,6 +788,7 @@ static int setup(struct agent *a)
 	}
 	if (a->o.marks_path && open_marks(a))
 		return -EINVAL;
+	memlock_note();
 	err = collector__new(&co, &a->c);
 	if (err)
 		return err;
