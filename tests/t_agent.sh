@@ -49,6 +49,7 @@ mkdir -p "$SRV_CG" ${CLI_CG:+"$CLI_CG"} || { t_fail "cannot make synthetic pod c
 # ---- 1. the agent, a stream, Prometheus ----
 APORT=$(free_port); AADDR=127.0.0.1:$APORT
 "$XT" agent --listen "$AADDR" --dir "$T_TMP/traces" --interval 500 --node agent-node-1 \
+	--marks-socket "$T_TMP/marks.sock" \
 	>"$T_TMP/agent.out" 2>"$T_TMP/agent.err" &
 APID=$!; t_track $APID
 if ! wait_http "http://$AADDR/healthz" 200 60; then
@@ -110,6 +111,20 @@ if [ -n "$CLI_CG" ]; then
 	*) t_fail "sender series with pod=agent-pod-send: '$line'" ;;
 	esac
 fi
+
+# Marks on the same socket as record: one good line, one rejected.
+$PY -c '
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.sendto(b"TRIAL_BEGIN param_id=abc12345", sys.argv[1])
+s.sendto(b"bad\0mark", sys.argv[1])' "$T_TMP/marks.sock"
+for ((i = 0; i < 20; i++)); do
+	[ "$(metric xfertrace_user_marks_received_total node)" = 1 ] && break
+	sleep 0.25
+done
+[ "$(metric xfertrace_user_marks_received_total node)" = 1 ] && [ "$(metric xfertrace_user_marks_rejected_total node)" = 1 ] &&
+	t_pass "marks socket: 1 mark received, 1 rejected and counted" ||
+	t_fail "marks: received '$(metric xfertrace_user_marks_received_total node)' rejected '$(metric xfertrace_user_marks_rejected_total node)'"
 
 # A real Prometheus scrapes the agent.
 PPORT=$(free_port)
@@ -227,12 +242,13 @@ else
 		t_fail "pod run: /sys not read-only: $(grep ' /sys ' /proc/$APID2/mountinfo)"
 	SPORT2=$(free_port)
 	$PY "$STREAM" 3000000 "$SPORT2" --delay 0.7 >"$T_TMP/stream2.out" 2>&1
-	for ((i = 0; i < 40; i++)); do
+	for ((i = 0; i < 80; i++)); do
 		v=$(metric xfertrace_pair_received_bytes_total "dst=\"tcp://127.0.0.1:$SPORT2\"")
 		[ "$v" = 3000000 ] && break
 		sleep 0.25
 	done
-	[ "$v" = 3000000 ] && t_pass "pod run: records a 3000000-byte stream exactly" || t_fail "pod run: stream bytes '$v'"
+	[ "$v" = 3000000 ] && t_pass "pod run: records a 3000000-byte stream exactly" ||
+		t_fail "pod run: stream bytes '$v' ($(cat "$T_TMP/stream2.out"); $(curl -s -m 5 "http://$AADDR/metrics" | grep -c "$SPORT2") series)"
 	# Rotation every second under a 1 MiB cap: the oldest files go.
 	for ((i = 0; i < 120; i++)); do
 		rm_n=$(metric xfertrace_agent_trace_files_removed_total node)

@@ -416,21 +416,21 @@ static void add_window(struct agent *a)
 		if (!p->w_tx_bytes && !p->w_rx_bytes && !p->w_cpu_ns &&
 		    !p->w_runq_ns && !p->w_active_ns)
 			continue;
+		pi = pinfo_get(a, p->pid, p->start_ns, p->netns, false);
+		/*
+		 * A runtime moves a new process into its cgroup and execs it
+		 * just after it is born: read its identity again while it is new.
+		 */
+		if (pi && pi->in_scope && pi->reads < POD_REREADS) {
+			pi->reads++;
+			pod_reread(pi);
+		}
 		/* CPU of processes without TCP: one series, not one each. */
 		if (!p->n_listens && !p->tx_bytes && !p->rx_bytes) {
 			metrics__add_endpoint(a->mx, &(struct ep_labels){
 					      .endpoint = "no-tcp", .role = "other" },
 					      0, 0, p->w_cpu_ns, p->w_runq_ns, 0);
 			continue;
-		}
-		pi = pinfo_get(a, p->pid, p->start_ns, p->netns, false);
-		/*
-		 * A runtime moves a process into its cgroup and execs it just
-		 * after it is born: read its identity again while it is new.
-		 */
-		if (pi && pi->in_scope && pi->reads < POD_REREADS) {
-			pi->reads++;
-			pod_reread(pi);
 		}
 		if (pi && pi->have_pod) {
 			l.pod = pi->pod.pod[0] ? pi->pod.pod : pi->pod.uid;

@@ -48,6 +48,7 @@ int rotator__new(const struct rotate_opts *o, const json_t *hdr,
 	}
 	err = open_next(r, now_mono_ns());
 	if (err) {
+		p_err("agent: cannot write %s: %s", r->path, strerror(-err));
 		rotator__free(r);
 		return err;
 	}
@@ -173,7 +174,8 @@ static int open_next(struct rotator *r, __u64 now_ns)
 		json_object_set_new(agent, "file_seq", json_integer(r->seq));
 	err = trace_writer__open(r->path, r->hdr, &r->w);
 	if (err) {
-		p_err("agent: cannot write %s: %s", r->path, strerror(-err));
+		unlink(r->path);	/* no header: not a trace */
+		r->w = NULL;
 		return err;
 	}
 	r->opened_ns = r->flushed_ns = now_ns;
@@ -238,9 +240,14 @@ void rotator__tick(struct rotator *r, __u64 now_ns)
 	       trace_writer__bytes(r->w) >= r->o.max_file_bytes) ||
 	      (r->o.max_file_ns && now_ns - r->opened_ns >= r->o.max_file_ns);
 	if (due) {
-		if (!close_current(r) && open_next(r, now_ns)) {
-			p_err("agent: trace recording stopped");
-			r->stopped = true;
+		if (!close_current(r)) {
+			int err = open_next(r, now_ns);
+
+			if (err) {
+				p_err("agent: cannot start %s: %s; trace recording stopped (earlier files are whole; metrics go on)",
+				      r->path, strerror(-err));
+				r->stopped = true;
+			}
 		}
 		return;
 	}
