@@ -211,6 +211,31 @@ f = [f for f in r["flows"] if f["dst"] == sys.argv[2]]
 print(("ok" if f and f[0]["tx_bytes"] == n == f[0]["rx_bytes"] else "FAIL"), "- report --merge over the trace files: the stream tx and rx =", n, f)
 ' "$T_TMP/final.json" "$DST" $N 2>&1)
 
+# Clocks: the same trace as if from a node whose wall clock runs 60 s
+# ahead (header mono_to_wall_ns + 60 s, another run). Merged, its records
+# move 60 s later: the span grows by exactly 60 s, the bytes count twice.
+f1=$(ls "$T_TMP/traces/"*.xft | head -n 1)
+$PY - "$f1" "$T_TMP/shifted.xft" <<'EOP'
+import json, struct, sys, zlib
+b = open(sys.argv[1], "rb").read()
+magic, ver, bo, jl, jc = struct.unpack("<8sIIII", b[:24])
+h = json.loads(b[24:24 + jl])
+h["mono_to_wall_ns"] += 60 * 10**9
+h["agent"]["run"] += "-shifted"
+j = json.dumps(h, separators=(",", ":"), sort_keys=True).encode()
+open(sys.argv[2], "wb").write(struct.pack("<8sIIII", magic, ver, bo, len(j), zlib.crc32(j)) + j + b[24 + jl:])
+EOP
+"$XT" report --format json "$f1" >"$T_TMP/one.json" 2>/dev/null
+"$XT" report --format json "$f1" "$T_TMP/shifted.xft" >"$T_TMP/two.json" 2>"$T_TMP/two.err"
+t_lines < <($PY -c '
+import json, sys
+a, b, dst, n = json.load(open(sys.argv[1])), json.load(open(sys.argv[2])), sys.argv[3], int(sys.argv[4])
+da, db = a["trace"]["duration_ns"], b["trace"]["duration_ns"]
+print("ok" if db == da + 60 * 10**9 else "FAIL", f"- merged with a copy 60 s ahead: span {da} -> {db} ns (+60 s exactly)")
+f = [x for x in b["flows"] if x["dst"] == dst]
+print("ok" if f and f[0]["tx_bytes"] == 2 * n == f[0]["rx_bytes"] else "FAIL", f"- two runs of the same stream: tx and rx {2 * n}", f[:1])
+' "$T_TMP/one.json" "$T_TMP/two.json" "$DST" $N 2>&1)
+
 # ---- 2. as the pod runs it: the manifest's capabilities, /sys read-only ----
 # Exactly the capabilities deploy/xfertrace-agent.yaml adds (it drops ALL).
 POD_CAPS=$($PY -c '
