@@ -69,6 +69,8 @@ struct agent {
 	struct hmap *pinfo;
 	bool attached;
 	__u64 harvests;
+	bool unfolded;		/* harvests not yet added to the metrics */
+	__u64 folded_ns;
 };
 
 static volatile sig_atomic_t stop_signals;
@@ -400,6 +402,7 @@ static void agent_snapshot(void *ctx, xt_sink_fn sink, void *sctx)
 /* ---- after each harvest ---- */
 
 #define POD_REREADS 3
+#define ADD_EVERY_NS (10 * 1000000000ull)
 
 static void add_window(struct agent *a)
 {
@@ -451,6 +454,8 @@ static void add_window(struct agent *a)
 	model__window_reset(m, m->last_ns);
 	model__prune(m, m->last_ns);
 	model__drop_marks(m);
+	a->unfolded = false;
+	a->folded_ns = now_mono_ns();
 }
 
 /* Forget identities of processes that are gone (now and then). */
@@ -483,7 +488,14 @@ static int harvest(struct agent *a)
 
 	if (err)
 		return err;
-	add_window(a);
+	a->unfolded = true;
+	/*
+	 * Resolving names walks every connection: do it when someone reads
+	 * /metrics (which folds first) or every ADD_EVERY_NS, not each
+	 * harvest. The model keeps the deltas until then.
+	 */
+	if (now_mono_ns() - a->folded_ns >= ADD_EVERY_NS)
+		add_window(a);
 	if (a->rot)
 		rotator__tick(a->rot, now_mono_ns());
 	if (++a->harvests % 64 == 0)
@@ -523,6 +535,8 @@ static void serve_metrics(struct agent *a, struct httpd_reply *out)
 	FILE *f;
 	int i;
 
+	if (a->unfolded)
+		add_window(a);
 	collector__kstats(a->c, &k);
 	s.cpu_s = self_cpu();
 	s.rss_bytes = self_rss();
