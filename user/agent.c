@@ -564,6 +564,28 @@ static void serve_metrics(struct agent *a, struct httpd_reply *out)
 	out->type = "text/plain; version=0.0.4; charset=utf-8";
 }
 
+/*
+ * Files last written before the window hold nothing in it (each file
+ * starts with its own snapshot): move them past the first k.
+ */
+static int recent_files(char **paths, int n, __u64 since_wall_ns)
+{
+	struct stat st;
+	int i, k = 0;
+	char *t;
+
+	for (i = 0; i < n; i++) {
+		if (stat(paths[i], &st) ||
+		    (__u64)st.st_mtim.tv_sec * 1000000000ull + st.st_mtim.tv_nsec <
+		    since_wall_ns)
+			continue;
+		t = paths[k];
+		paths[k++] = paths[i];
+		paths[i] = t;
+	}
+	return k;
+}
+
 /* The report of the last N minutes, from this node's trace files. */
 static void serve_summary(struct agent *a, const char *min_arg,
 			  struct httpd_reply *out)
@@ -573,7 +595,8 @@ static void serve_summary(struct agent *a, const char *min_arg,
 	struct model *m = NULL;
 	char **paths = NULL;
 	json_t *root;
-	int i, n = 0;
+	int i, n = 0, k = 0;
+	__u64 since;
 
 	out->type = "application/json";
 	if (min_arg && parse_u64(min_arg, 1, 44640, &minutes)) {
@@ -584,9 +607,10 @@ static void serve_summary(struct agent *a, const char *min_arg,
 	}
 	if (a->rot)
 		rotator__flush(a->rot);
-	if (report__dir_files(a->o.dir, &paths, &n) || !n ||
-	    report__load_many(paths, n, now_wall_ns() - minutes * 60000000000ull,
-			      &m, &li)) {
+	since = now_wall_ns() - minutes * 60000000000ull;
+	if (report__dir_files(a->o.dir, &paths, &n) ||
+	    !(k = recent_files(paths, n, since)) ||
+	    report__load_many(paths, k, since, &m, &li)) {
 		out->status = 503;
 		out->body = strdup("{\"error\":\"no readable trace files\"}\n");
 		out->len = out->body ? strlen(out->body) : 0;
