@@ -610,7 +610,7 @@ static void serve_summary(struct agent *a, const char *min_arg,
 	since = now_wall_ns() - minutes * 60000000000ull;
 	if (report__dir_files(a->o.dir, &paths, &n) ||
 	    !(k = recent_files(paths, n, since)) ||
-	    report__load_many(paths, k, since, &m, &li)) {
+	    report__load_many(paths, k, since, NULL, &m, &li)) {
 		out->status = 503;
 		out->body = strdup("{\"error\":\"no readable trace files\"}\n");
 		out->len = out->body ? strlen(out->body) : 0;

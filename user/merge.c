@@ -28,6 +28,7 @@ struct merge {
 	__u64 id_hi;
 	__u64 since_mono;	/* on the merged clock; 0: all */
 	struct xt_rec_stats *last;	/* per group */
+	struct trace_writer *out;	/* the merged stream, for trials */
 	bool *have;
 	__u64 buf[1100];	/* one record, rewritten */
 };
@@ -112,7 +113,7 @@ static int apply_file(struct merge *g, const struct src *s, struct load_info *li
 	struct trace_reader *r;
 	__u64 off;
 	const char *why;
-	int err;
+	int err, werr;
 
 	err = trace_reader__open(s->path, &r);
 	if (err)
@@ -131,6 +132,10 @@ static int apply_file(struct merge *g, const struct src *s, struct load_info *li
 			continue;
 		}
 		model__apply(g->m, h);
+		if (g->out && (werr = trace_writer__add(g->out, h)) < 0) {
+			err = werr;
+			break;
+		}
 	}
 	if (trace_reader__truncated(r, &off, &why)) {
 		p_warn("%s is truncated at byte %llu (%s); using the whole chunks before it",
@@ -214,7 +219,8 @@ static int load_all(struct merge *g, struct src *v, int n, int groups,
 }
 
 int report__load_many(char *const *paths, int n, __u64 since_wall_ns,
-		      struct model **out, struct load_info *li)
+		      const char *merged_path, struct model **out,
+		      struct load_info *li)
 {
 	struct merge g = {};
 	struct src *v;
@@ -249,7 +255,18 @@ int report__load_many(char *const *paths, int n, __u64 since_wall_ns,
 	model__set_header(g.m, trace_reader__header(r));
 	trace_reader__free(r);
 	json_object_set_new(g.m->header, "sources", sources_json(v, n));
+	if (merged_path) {
+		err = trace_writer__open(merged_path, g.m->header, &g.out);
+		if (err) {
+			p_err("cannot write %s: %s", merged_path, strerror(-err));
+			goto out;
+		}
+	}
 	err = load_all(&g, v, n, groups, since_wall_ns, li);
+	if (!err && g.out)
+		err = trace_writer__close(g.out);
+	else if (g.out)
+		trace_writer__close(g.out);
 	if (err)
 		goto out;
 	model__resolve(g.m);

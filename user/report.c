@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>	/* agent: unlink */
 #include "commands.h"
 #include "model.h"
 #include "report.h"
@@ -373,16 +374,20 @@ static int report_trials(const char *path, const struct model *m,
 	return 0;
 }
 
+static int report_many_print(struct model *m, const struct load_info *li,
+			     bool json, const char *name,
+			     const struct trials_opts *to);
+
 /* agent: one report over several traces (docs/agent.md). */
 static int report_many(int n, char **files, const char *dir, bool json,
 		       const struct trials_opts *to)
 {
+	char merged[] = "/tmp/xfertrace-merged-XXXXXX";
+	const char *name = merged;
 	char **paths = files;
-	const char *name = dir ? dir : files[0];
 	struct load_info li;
 	struct model *m;
-	json_t *root;
-	int i, err;
+	int i, err, fd, ret;
 
 	if (dir && n) {
 		p_err("report: --merge DIR takes no trace files besides");
@@ -392,21 +397,42 @@ static int report_many(int n, char **files, const char *dir, bool json,
 		p_err("report: cannot read directory %s", dir);
 		return 1;
 	}
-	if (!n) {
+	/* Trials read their trace again: give them the merged stream. */
+	fd = n ? mkstemp(merged) : -1;
+	if (fd >= 0) {
+		close(fd);
+		err = report__load_many(paths, n, 0, merged, &m, &li);
+	} else if (n) {
+		p_err("report: cannot make a temporary file: %s", strerror(errno));
+		err = -errno;
+	} else {
 		p_err("report: no .xft trace files in %s", dir);
-		return 1;
+		err = -ENOENT;
 	}
-	err = report__load_many(paths, n, 0, &m, &li);
 	if (dir) {
 		for (i = 0; i < n; i++)
 			free(paths[i]);
 		free(paths);
 	}
-	if (err)
+	if (err) {
+		if (fd >= 0)
+			unlink(merged);
 		return 1;
+	}
+	ret = report_many_print(m, &li, json, name, to);
+	unlink(merged);
+	return ret;
+}
+
+static int report_many_print(struct model *m, const struct load_info *li,
+			     bool json, const char *name,
+			     const struct trials_opts *to)
+{
+	json_t *root;
+
 	report__sort(m);
 	if (json) {
-		root = report__json(m, &li);
+		root = report__json(m, li);
 		json_object_set(root, "sources",
 				json_object_get(m->header, "sources"));
 		if (report_trials(name, m, to, root)) {
@@ -418,7 +444,7 @@ static int report_many(int n, char **files, const char *dir, bool json,
 		fputc('\n', stdout);
 		json_decref(root);
 	} else {
-		print_text(stdout, m, &li);
+		print_text(stdout, m, li);
 		report__print_reconcile(stdout, m);
 		if (report_trials(name, m, to, NULL)) {
 			model__free(m);
