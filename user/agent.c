@@ -10,6 +10,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <malloc.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -456,6 +457,7 @@ static void add_window(struct agent *a)
 	model__drop_marks(m);
 	a->unfolded = false;
 	a->folded_ns = now_mono_ns();
+	malloc_trim(0);		/* what prune freed goes back: RSS stays bounded */
 }
 
 /* Forget identities of processes that are gone (now and then). */
