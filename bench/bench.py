@@ -419,7 +419,7 @@ class Tracer:
         elif cond == "top":
             argv = [self.xt, "top", "-b", "-d", "1"]
         elif cond == "agent":
-            argv = [self.xt, "agent"]
+            argv = [self.xt, "agent", "--dir", os.path.join(tmp, f"{tag}.agent")]
         elif cond == "floor":
             argv = [os.path.join(BENCH_BIN, "floor_loader")]
         elif cond in EXTRA:

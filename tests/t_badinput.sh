@@ -161,7 +161,7 @@ if [ "$rc" -ne 0 ] || [ ! -s "$VALID" ]; then
 	t_finish
 fi
 expect_error "report --format yaml" "$XT" report --format yaml "$VALID"
-expect_error "report: two files" "$XT" report "$VALID" "$VALID"
+expect_error "report: several files, one not a trace" "$XT" report "$VALID" "$T_TMP/random.xft"
 "$XT" report --format json "$VALID" >"$T_TMP/valid.json" 2>"$T_TMP/valid.rep.err"
 t_check "valid trace: report exits 0, trace.truncated == false, no stderr" \
 	json_true "$T_TMP/valid.json" 'r["trace"]["truncated"] is False'

@@ -7,6 +7,8 @@ python3-numpy iproute2 tmux bpftrace procps"
 PKGS="$PKGS chromium"		# t_exports.sh: renders the HTML report
 PKGS="$PKGS python3-pil"	# t_exports.sh: reads its screenshots
 PKGS="$PKGS libcap2-bin"	# capsh, for tests/t_faults.sh
+PKGS="$PKGS prometheus"	# agent: a real Prometheus scrapes it (tests/t_agent.sh)
+PKGS="$PKGS python3-yaml curl util-linux"	# agent: t_deploy.sh, t_agent.sh (capsh, unshare)
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

@@ -16,6 +16,7 @@ static const struct {
 	{ "report", cmd_report, "analyse a trace file" },
 	{ "top", cmd_top, "live view of transfers and CPU" },
 	{ "check", cmd_check, "which hooks this kernel offers" },
+	{ "agent", cmd_agent, "DaemonSet agent: rotating traces, /metrics, /summary" },
 };
 
 static void usage(FILE *f)

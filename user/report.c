@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>	/* agent: unlink */
 #include "commands.h"
 #include "counters.h"
 #include "model.h"
@@ -18,6 +19,7 @@
 #include "trials.h"	/* trials: --marks, --compare */
 #include "util.h"
 #include "export.h"	/* --format html|perfetto|md|csv, -o */
+#include "agent.h"	/* several traces: report__load_many */
 
 int report__load(const char *path, struct model **out, struct load_info *li)
 {
@@ -375,6 +377,8 @@ static void usage(FILE *f)
 {
 	fprintf(f, "usage: xfertrace report FILE [--format text|json|html|perfetto|md|csv]\n"
 		"                        [-o FILE] [--table trials|intervals|flows]\n");
+	/* agent: several traces (docs/agent.md) */
+	fprintf(f, "       xfertrace report FILE FILE... | --merge DIR  [--format text|json]\n");
 	/* trials (docs/attribution.md) */
 	fprintf(f, "                        [--marks FILE|-] [--skew-ms MS]\n"
 		"       xfertrace report --compare A B [--marks-a FILE] [--marks-b FILE]\n"
@@ -428,6 +432,87 @@ static int report_out(const char *path, const struct model *m,
 	return out__close(&o, err);
 }
 
+static int report_many_print(struct model *m, const struct load_info *li,
+			     bool json, const char *name,
+			     const struct trials_opts *to);
+
+/* agent: one report over several traces (docs/agent.md). */
+static int report_many(int n, char **files, const char *dir, bool json,
+		       const struct trials_opts *to)
+{
+	char merged[] = "/tmp/xfertrace-merged-XXXXXX";
+	const char *name = merged;
+	char **paths = files;
+	struct load_info li;
+	struct model *m;
+	int i, err, fd, ret;
+
+	if (dir && n) {
+		p_err("report: --merge DIR takes no trace files besides");
+		return 2;
+	}
+	if (dir && report__dir_files(dir, &paths, &n)) {
+		p_err("report: cannot read directory %s", dir);
+		return 1;
+	}
+	/* Trials read their trace again: give them the merged stream. */
+	fd = n ? mkstemp(merged) : -1;
+	if (fd >= 0) {
+		close(fd);
+		err = report__load_many(paths, n, 0, merged, &m, &li);
+	} else if (n) {
+		p_err("report: cannot make a temporary file: %s", strerror(errno));
+		err = -errno;
+	} else {
+		p_err("report: no .xft trace files in %s", dir);
+		err = -ENOENT;
+	}
+	if (dir) {
+		for (i = 0; i < n; i++)
+			free(paths[i]);
+		free(paths);
+	}
+	if (err) {
+		if (fd >= 0)
+			unlink(merged);
+		return 1;
+	}
+	ret = report_many_print(m, &li, json, name, to);
+	unlink(merged);
+	return ret;
+}
+
+static int report_many_print(struct model *m, const struct load_info *li,
+			     bool json, const char *name,
+			     const struct trials_opts *to)
+{
+	json_t *root;
+
+	report__sort(m);
+	if (json) {
+		root = report__json(m, li);
+		json_object_set(root, "sources",
+				json_object_get(m->header, "sources"));
+		if (report_trials(name, m, to, root, stdout)) {
+			json_decref(root);
+			model__free(m);
+			return 1;
+		}
+		json_dumpf(root, stdout, JSON_INDENT(1) | JSON_PRESERVE_ORDER);
+		fputc('\n', stdout);
+		json_decref(root);
+	} else {
+		print_text(stdout, m, li);
+		report__print_reconcile(stdout, m);
+		if (report_trials(name, m, to, NULL, stdout)) {
+			model__free(m);
+			return 1;
+		}
+	}
+	model__free(m);
+	return fflush(stdout) ? 1 : 0;
+}
+
 int cmd_report(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -442,11 +527,13 @@ int cmd_report(int argc, char **argv)
 		/* exports (export.h) */
 		{ "output", required_argument, NULL, 'o' },
 		{ "table", required_argument, NULL, 'T' },
+		{ "merge", required_argument, NULL, 'M' },	/* agent */
 		{},
 	};
 	struct trials_opts to = {}, toa = {}, tob = {};	/* trials */
 	const char *path = NULL, *fmt = "text", *cmp_a = NULL;
 	const char *out = NULL, *table = NULL;	/* exports */
+	const char *merge_dir = NULL;	/* agent: --merge DIR */
 	__u64 skew_ms;
 	struct load_info li;
 	struct model *m;
@@ -482,6 +569,9 @@ int cmd_report(int argc, char **argv)
 		case 'B':
 			tob.marks_path = optarg;
 			break;
+		case 'M':
+			merge_dir = optarg;
+			break;
 		case 'S':
 			if (parse_u64(optarg, 0, 3600000, &skew_ms)) {
 				p_err("report: --skew-ms takes milliseconds, not '%s'",
@@ -512,6 +602,10 @@ int cmd_report(int argc, char **argv)
 		p_err("report: --marks-a and --marks-b go with --compare A B");
 		return 2;
 	}
+	/* agent: several trace files, or a directory of them */
+	if (merge_dir || argc - optind > 1)
+		return report_many(argc - optind, argv + optind, merge_dir,
+				   !strcmp(fmt, "json"), &to);
 	if (optind != argc - 1) {
 		p_err(optind == argc ? "report: which trace file? (usage: xfertrace report FILE)" :
 		      "report: expected one trace file, got more arguments");
