@@ -414,7 +414,8 @@ static void add_window(struct agent *a)
 	for (i = 0; i < m->n_procs; i++) {
 		const struct mproc *p = m->procs[i];
 		struct pinfo *pi;
-		struct ep_labels l = { .endpoint = p->name, .role = p->role };
+		struct ep_labels l = { .endpoint = p->name,
+				       .role = role_name(p->role) };
 		char cid[16];
 
 		if (!p->w_tx_bytes && !p->w_rx_bytes && !p->w_cpu_ns &&

@@ -97,7 +97,7 @@ static void csv_intervals(FILE *f, const struct xseries *s)
 			fprintf(f, "%.9f,%.9f,", s->lo[b], s->hi[b]);
 			csv_str(f, r->p->name);
 			fprintf(f, ",%u,", r->p->pid);
-			csv_str(f, r->p->role);
+			csv_str(f, role_name(r->p->role));
 			fprintf(f, ",%llu,%llu,%llu\r\n",
 				(unsigned long long)r->tx[b],
 				(unsigned long long)r->rx[b],

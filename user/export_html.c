@@ -370,7 +370,7 @@ static void flows_table(struct h *h)
 
 static bool timeline_row(const struct h *h, const struct xs_row *r)
 {
-	return !strcmp(r->p->role, "worker") && in_focus(h, r->p->name);
+	return r->p->role == XT_ROLE_WORKER && in_focus(h, r->p->name);
 }
 
 /* Down-sample v (per bin) into at most H_POINTS rates; x in s since t0. */
@@ -442,7 +442,7 @@ static int timeline(struct h *h, const struct xs_row *r, double *x, double *y)
 	int n;
 
 	snprintf(title, sizeof(title), "%s (%s, pid %u): RX/TX MB/s and CPU %%",
-		 r->p->name, r->p->role, r->p->pid);
+		 r->p->name, role_name(r->p->role), r->p->pid);
 	fputs("<div class=\"cap\">", h->f);
 	esc(h->f, title);
 	fputs("</div>\n", h->f);

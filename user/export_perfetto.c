@@ -270,7 +270,8 @@ static void processes(struct pf *p, const struct xseries *s)
 	for (r = 0; r < s->n_rows; r++) {
 		const struct mproc *q = s->rows[r].p;
 
-		snprintf(name, sizeof(name), "%s (%s)", q->name, q->role);
+		snprintf(name, sizeof(name), "%s (%s)", q->name,
+			 role_name(q->role));
 		meta(p, p->pid[r], 0, "process_name", name);
 		emit(p, json_pack("{s:s, s:s, s:i, s:i, s:f, s:{s:i}}", "ph",
 				  "M", "name", "process_sort_index", "pid",

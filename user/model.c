@@ -146,6 +146,7 @@ static struct mproc *proc_get(struct model *m, __u32 pid, __u64 start_ns)
 	p->pid = pid;
 	p->start_ns = start_ns;
 	p->order = m->n_procs;
+	p->role = XT_ROLE_OTHER;
 	snprintf(p->comm, sizeof(p->comm), "?");
 	if (hmap__put(PRIV(m)->procs, key, p) ||
 	    vec_push(&m->procs, &m->n_procs, p)) {
@@ -939,9 +940,34 @@ static int cmp_callers(const void *a, const void *b)
 	       x->p->start_ns > y->p->start_ns;
 }
 
-static void set_role(struct mproc *p, const char *role, struct mproc *sched)
+static const char *const role_names[XT_ROLE_MAX] = {
+	[XT_ROLE_SCHEDULER] = "scheduler",
+	[XT_ROLE_WORKER] = "worker",
+	[XT_ROLE_NANNY] = "nanny",
+	[XT_ROLE_CLIENT] = "client",
+	[XT_ROLE_OTHER] = "other",
+};
+
+const char *role_name(enum xt_role r)
 {
-	if (!strcmp(p->role, "other")) {
+	return r < XT_ROLE_MAX ? role_names[r] : "other";
+}
+
+int role_parse(const char *s, enum xt_role *out)
+{
+	int i;
+
+	for (i = 0; i < XT_ROLE_MAX; i++)
+		if (!strcmp(s, role_names[i])) {
+			*out = i;
+			return 0;
+		}
+	return -EINVAL;
+}
+
+static void set_role(struct mproc *p, enum xt_role role, struct mproc *sched)
+{
+	if (p->role == XT_ROLE_OTHER) {
 		p->role = role;
 		p->sched = sched;
 	}
@@ -961,7 +987,7 @@ static void assign_roles(struct model *m)
 	int i, j, n = 0;
 
 	for (i = 0; i < m->n_procs; i++) {
-		m->procs[i]->role = "other";
+		m->procs[i]->role = XT_ROLE_OTHER;
 		m->procs[i]->sched = NULL;
 	}
 	if (!pairs || !idx || !cs)
@@ -982,8 +1008,8 @@ static void assign_roles(struct model *m)
 
 			if (!c->peer || c->accepted || c->peer == c->proc ||
 			    !c->peer->n_listens ||
-			    strcmp(c->peer->role, "other") ||
-			    strcmp(c->proc->role, "other") ||
+			    c->peer->role != XT_ROLE_OTHER ||
+			    c->proc->role != XT_ROLE_OTHER ||
 			    hmap__get(pairs, pk))
 				continue;
 			hmap__put(pairs, pk, (void *)1);
@@ -1003,7 +1029,7 @@ static void assign_roles(struct model *m)
 		qsort(cs, n, sizeof(*cs), cmp_callers);
 		if (cs[0].listening < 2)
 			break;
-		cs[0].p->role = "scheduler";
+		cs[0].p->role = XT_ROLE_SCHEDULER;
 		cs[0].p->sched = cs[0].p;
 		for (i = 0; i < m->n_conns; i++) {
 			struct mconn *c = m->conns[i];
@@ -1011,22 +1037,22 @@ static void assign_roles(struct model *m)
 			if (c->peer == cs[0].p && !c->accepted &&
 			    c->proc != cs[0].p)
 				set_role(c->proc, c->proc->n_listens ?
-					 "worker" : "client", cs[0].p);
+					 XT_ROLE_WORKER : XT_ROLE_CLIENT, cs[0].p);
 		}
 	}
 	/* A nanny spawns its worker; it may have moved no bytes at all. */
 	for (i = 0; i < m->n_procs; i++) {
 		struct mproc *w = m->procs[i];
 
-		if (strcmp(w->role, "worker"))
+		if (w->role != XT_ROLE_WORKER)
 			continue;
 		for (j = 0; j < m->n_procs; j++) {
 			struct mproc *q = m->procs[j];
 
 			if (q != w && q->pid == w->ppid && q->n_listens &&
 			    q->start_ns <= w->start_ns &&
-			    strcmp(q->role, "scheduler")) {
-				q->role = "nanny";
+			    q->role != XT_ROLE_SCHEDULER) {
+				q->role = XT_ROLE_NANNY;
 				q->sched = w->sched;
 				break;
 			}

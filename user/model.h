@@ -12,6 +12,20 @@
 #include "records.h"
 
 #define XT_NAME_LEN 96
+
+/* What a process is to Dask, in the order reports list them. */
+enum xt_role {
+	XT_ROLE_SCHEDULER,
+	XT_ROLE_WORKER,
+	XT_ROLE_NANNY,
+	XT_ROLE_CLIENT,
+	XT_ROLE_OTHER,
+	XT_ROLE_MAX
+};
+
+const char *role_name(enum xt_role r);
+/* -EINVAL if s names no role. */
+int role_parse(const char *s, enum xt_role *out);
 /* Linux's PID_MAX_LIMIT on 64-bit: no pid can be larger. */
 #define XT_PID_MAX_LIMIT 4194304
 
@@ -66,7 +80,7 @@ struct mproc {
 	char comm[XT_COMM_LEN];
 	char cmdline[XT_CMDLINE_LEN];
 	char name[XT_NAME_LEN];		/* primary endpoint or pid:<pid>/<comm> */
-	const char *role;
+	enum xt_role role;
 	struct mproc *sched;		/* the scheduler of its cluster, if any */
 	struct mlisten **listens;
 	int n_listens;

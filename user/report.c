@@ -90,23 +90,12 @@ static const char *hook_str(const struct model *m, const char *key)
 	return json_is_string(v) ? json_string_value(v) : "?";
 }
 
-static int role_rank(const char *role)
-{
-	static const char *const order[] = { "scheduler", "worker", "nanny",
-					     "client", "other" };
-	int i;
-
-	for (i = 0; i < 5; i++)
-		if (!strcmp(role, order[i]))
-			return i;
-	return 5;
-}
 
 static int cmp_proc(const void *a, const void *b)
 {
 	const struct mproc *x = *(struct mproc *const *)a;
 	const struct mproc *y = *(struct mproc *const *)b;
-	int rx = role_rank(x->role), ry = role_rank(y->role);
+	int rx = x->role, ry = y->role;	/* enum order is report order */
 	__u64 bx = x->tx_bytes + x->rx_bytes, by = y->tx_bytes + y->rx_bytes;
 
 	if (rx != ry)
@@ -182,7 +171,7 @@ json_t *report__workers_json(const struct model *m, const char *filter_role)
 
 		if (!proc_listed(p))
 			continue;
-		if (filter_role && strcmp(p->role, filter_role))
+		if (filter_role && strcmp(role_name(p->role), filter_role))
 			continue;
 		eps = json_array();	/* after the skips: no leak */
 		ths = json_array();
@@ -206,7 +195,7 @@ json_t *report__workers_json(const struct model *m, const char *filter_role)
 			      "endpoint", p->name, "endpoints", eps,
 			      "pid", (int)p->pid, "ppid", (int)p->ppid,
 			      "comm", p->comm, "cmdline", p->cmdline,
-			      "role", p->role,
+			      "role", role_name(p->role),
 			      "cpu_ns", (json_int_t)p->cpu_ns,
 			      "runq_wait_ns", (json_int_t)p->runq_ns,
 			      "switches", (json_int_t)p->switches,
@@ -324,7 +313,7 @@ static void print_text(FILE *f, const struct model *m,
 		if (!proc_listed(p))
 			continue;
 		/* Keep the table readable on a busy node: fold them. */
-		if (!strcmp(p->role, "other") && !p->tx_bytes &&
+		if (p->role == XT_ROLE_OTHER && !p->tx_bytes &&
 		    !p->rx_bytes && p->cpu_ns * 100 < m->cpu_ns) {
 			folded++;
 			fold_cpu += p->cpu_ns;
@@ -334,7 +323,8 @@ static void print_text(FILE *f, const struct model *m,
 		fmt_bytes(tx, sizeof(tx), p->tx_bytes);
 		fmt_bytes(rx, sizeof(rx), p->rx_bytes);
 		fprintf(f, "%-34s %8u %-9s %9.3f %9.3f %10s %10s\n", p->name,
-			p->pid, p->role, p->cpu_ns / 1e9, p->runq_ns / 1e9,
+			p->pid, role_name(p->role), p->cpu_ns / 1e9,
+			p->runq_ns / 1e9,
 			tx, rx);
 		shown++;
 	}

@@ -35,9 +35,6 @@ static const char *const key_names[TOP_K_N] = {
 	[TOP_K_TOTAL] = "total",
 };
 
-static const char *const roles[] = { "scheduler", "worker", "nanny",
-				     "client", "other" };
-#define N_ROLES (int)(sizeof(roles) / sizeof(roles[0]))
 
 const char *top_key__name(enum top_key k)
 {
@@ -230,7 +227,7 @@ static void fill_row(struct top_row *r, const struct mproc *p, __u64 window)
 
 	memset(r, 0, sizeof(*r));
 	snprintf(r->endpoint, sizeof(r->endpoint), "%s", p->name);
-	snprintf(r->role, sizeof(r->role), "%s", p->role ? p->role : "other");
+	snprintf(r->role, sizeof(r->role), "%s", role_name(p->role));
 	snprintf(r->comm, sizeof(r->comm), "%s", p->comm);
 	r->pid = p->pid;
 	for (i = 0; i < p->n_listens && r->n_ports < TOP_MAX_PORTS; i++)
@@ -555,10 +552,11 @@ int top_filter__parse(const char *text, struct top_filter *out,
 		snprintf(out->text, sizeof(out->text), "gone");
 		return 0;
 	}
-	for (i = 0; i < N_ROLES; i++)
-		if (!strcasecmp(s, roles[i])) {
+	for (i = 0; i < XT_ROLE_MAX; i++)
+		if (!strcasecmp(s, role_name(i))) {
 			out->kind = TOP_F_ROLE;
-			snprintf(out->text, sizeof(out->text), "%s", roles[i]);
+			snprintf(out->text, sizeof(out->text), "%s",
+				 role_name(i));
 			return 0;
 		}
 	if (s != text) {
@@ -605,14 +603,12 @@ bool top_filter__match(const struct top_filter *flt, const struct top_row *r)
 
 /* ---- view ---- */
 
+/* Rows keep the role's name; the enum's order is the report order. */
 static int role_rank(const char *role)
 {
-	int i;
+	enum xt_role r;
 
-	for (i = 0; i < N_ROLES; i++)
-		if (!strcmp(role, roles[i]))
-			return i;
-	return N_ROLES;
+	return role_parse(role, &r) ? XT_ROLE_MAX : (int)r;
 }
 
 static int cmp_d(double a, double b)

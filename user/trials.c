@@ -643,7 +643,7 @@ static int resolve_workers(struct trials *t)
 
 	if (!t->n_workers) {
 		for (i = 0; i < m->n_procs; i++)
-			if (!strcmp(m->procs[i]->role, "worker") &&
+			if (m->procs[i]->role == XT_ROLE_WORKER &&
 			    tr_worker_get(t, m->procs[i]->name, false) < 0)
 				return -ENOMEM;
 	}
