@@ -174,7 +174,17 @@ static int open_next(struct rotator *r, __u64 now_ns)
 		json_object_set_new(agent, "file_seq", json_integer(r->seq));
 	err = trace_writer__open(r->path, r->hdr, &r->w);
 	if (err) {
-		unlink(r->path);	/* no header: not a trace */
+		r->w = NULL;
+		return err;
+	}
+	/*
+	 * A new name in the agent's own directory, so nothing of the user's
+	 * to protect: in place at once, so /summary and a fetch see the file
+	 * being written (readable up to its last whole chunk).
+	 */
+	err = trace_writer__commit(r->w);
+	if (err) {
+		trace_writer__discard(r->w);
 		r->w = NULL;
 		return err;
 	}
