@@ -11,7 +11,6 @@
 #include <errno.h>
 #include <getopt.h>
 #include <malloc.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -659,44 +658,38 @@ static void on_http(void *ctx, const char *path,
 
 /* ---- run ---- */
 
+/* MHD may have buffered work that no new event announces. */
+static int agent_timeout(void *ctx)
+{
+	return httpd__timeout_ms(((struct agent *)ctx)->http);
+}
+
+/* Also when idle: MHD times out slow clients in MHD_run(). */
+static int agent_wake(void *ctx)
+{
+	httpd__run(((struct agent *)ctx)->http);
+	return 0;
+}
+
+static int agent_tick(void *ctx)
+{
+	return harvest(ctx);
+}
+
 static int run_loop(struct agent *a)
 {
-	__u64 interval = a->o.interval_ms * 1000000ull;
-	__u64 next = now_mono_ns() + interval, now;
-	struct pollfd pf[3] = {
-		{ .fd = collector__ringbuf_fd(a->c), .events = POLLIN },
-		{ .fd = a->ms ? marksock__fd(a->ms) : -1, .events = POLLIN },
-		{ .fd = httpd__fd(a->http), .events = POLLIN },
+	struct collector_run r = {
+		.interval_ns = a->o.interval_ms * 1000000ull,
+		.ms = a->ms,
+		.face_fd = httpd__fd(a->http),
+		.stop = &stop_signals,
+		.tick = agent_tick,
+		.wake = agent_wake,
+		.timeout_ms = agent_timeout,
+		.ctx = a,
 	};
-	int err = 0, timeout, ht;
 
-	while (!stop_signals) {
-		now = now_mono_ns();
-		timeout = next > now ? (next - now) / 1000000 + 1 : 0;
-		/* MHD may have buffered work that no new event announces. */
-		ht = httpd__timeout_ms(a->http);
-		if (ht >= 0 && ht < timeout)
-			timeout = ht;
-		poll(pf, 3, timeout);
-		err = collector__poll(a->c, 0);
-		if (!err && a->ms && (pf[1].revents & POLLIN))
-			err = marksock__drain(a->ms, a->c);
-		if (err)
-			break;
-		/* Also when idle: MHD times out slow clients in MHD_run(). */
-		httpd__run(a->http);
-		if (now_mono_ns() < next)
-			continue;
-		err = harvest(a);
-		if (err)
-			break;
-		next += interval;
-		if (next <= now_mono_ns()) {
-			collector__user_stats(a->c)->harvest_overruns++;
-			next = now_mono_ns() + interval;
-		}
-	}
-	return err;
+	return collector__run(a->c, &r);
 }
 
 /*

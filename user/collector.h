@@ -8,6 +8,7 @@
 #ifndef XT_COLLECTOR_H
 #define XT_COLLECTOR_H
 
+#include <signal.h>
 #include <jansson.h>
 #include "probe.h"
 #include "records.h"
@@ -50,5 +51,26 @@ struct xt_user_stats *collector__user_stats(struct collector *c);
 int collector__kstats(const struct collector *c, struct xt_stats *out);
 int collector__ringbuf_fd(const struct collector *c);
 void collector__free(struct collector *c);
+
+struct marksock;
+
+/*
+ * The loop every face runs: wait for ring events, marks and one face fd,
+ * and call tick every interval (tick harvests). Overruns are counted.
+ * Stops when *stop is set, or a callback returns non-zero: < 0 is an
+ * error, > 0 a clean end (returned as 0).
+ */
+struct collector_run {
+	__u64 interval_ns;
+	struct marksock *ms;		/* live marks, or NULL */
+	int face_fd;			/* stdin, HTTP server...; -1: none */
+	volatile sig_atomic_t *stop;
+	int (*tick)(void *ctx);		/* harvest and whatever follows */
+	int (*wake)(void *ctx);		/* after every wakeup; may be NULL */
+	int (*timeout_ms)(void *ctx);	/* a shorter poll bound, or -1 */
+	void *ctx;
+};
+
+int collector__run(struct collector *c, const struct collector_run *r);
 
 #endif

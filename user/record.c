@@ -9,7 +9,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -206,53 +205,61 @@ static void install_signals(void)
 	signal(SIGPIPE, SIG_IGN);
 }
 
+/* What record's loop keeps between wakeups. */
+struct rec_loop {
+	struct collector *c;
+	struct trace_writer *w;
+	pid_t child;
+	int *child_status;
+	__u64 flush_at, deadline;
+};
+
+static int rec_tick(void *ctx)
+{
+	return collector__harvest(((struct rec_loop *)ctx)->c);
+}
+
+/* A chunk to disk every second; stop when the command or time is up. */
+static int rec_wake(void *ctx)
+{
+	struct rec_loop *l = ctx;
+	__u64 now = now_mono_ns();
+	int err;
+
+	if (now >= l->flush_at) {
+		err = trace_writer__flush(l->w);
+		if (err)
+			return err;
+		l->flush_at = now + 1000000000ull;
+	}
+	if (l->child > 0 && child_done &&
+	    waitpid(l->child, l->child_status, WNOHANG) == l->child)
+		return 1;
+	return l->deadline && now >= l->deadline;
+}
+
 /* Poll, harvest on the interval, until asked to stop. */
 static int run_loop(struct collector *c, struct trace_writer *w,
 		    struct marksock *ms, const struct record_opts *o,
 		    pid_t child, int *child_status)
 {
-	__u64 interval = o->interval_ms * 1000000ull, now = now_mono_ns();
-	__u64 next = now + interval, flush_at = now + 1000000000ull;
-	__u64 deadline = o->duration_s ? now + o->duration_s * 1e9 : 0;
-	struct pollfd pf[2] = {
-		{ .fd = collector__ringbuf_fd(c), .events = POLLIN },
-		{ .fd = ms ? marksock__fd(ms) : -1, .events = POLLIN },
+	__u64 now = now_mono_ns();
+	struct rec_loop l = {
+		.c = c, .w = w, .child = child, .child_status = child_status,
+		.flush_at = now + 1000000000ull,
+		.deadline = o->duration_s ? now + o->duration_s * 1e9 : 0,
 	};
-	int err = 0, timeout;
+	struct collector_run r = {
+		.interval_ns = o->interval_ms * 1000000ull,
+		.ms = ms,
+		.face_fd = -1,
+		.stop = &stop_signals,
+		.tick = rec_tick,
+		.wake = rec_wake,
+		.ctx = &l,
+	};
 
-	while (!stop_signals) {
-		now = now_mono_ns();
-		timeout = next > now ? (next - now) / 1000000 + 1 : 0;
-		poll(pf, 2, timeout);
-		err = collector__poll(c, 0);
-		if (!err && ms && (pf[1].revents & POLLIN))
-			err = marksock__drain(ms, c);
-		if (err)
-			break;
-		now = now_mono_ns();
-		if (now >= next) {
-			err = collector__harvest(c);
-			if (err)
-				break;
-			next += interval;
-			if (next <= now_mono_ns()) {
-				collector__user_stats(c)->harvest_overruns++;
-				next = now_mono_ns() + interval;
-			}
-		}
-		if (now >= flush_at) {
-			err = trace_writer__flush(w);
-			if (err)
-				break;
-			flush_at = now + 1000000000ull;
-		}
-		if (child > 0 && child_done &&
-		    waitpid(child, child_status, WNOHANG) == child)
-			break;
-		if (deadline && now >= deadline)
-			break;
-	}
-	return err;
+	return collector__run(c, &r);
 }
 
 static int exit_status(int status)

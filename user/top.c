@@ -12,7 +12,6 @@
 #include <errno.h>
 #include <getopt.h>
 #include <locale.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -51,6 +50,7 @@ struct top_state {
 	struct top_tui *tui;
 	struct top_trials trials;
 	__u64 seq;
+	__u64 frames;			/* shown so far */
 };
 
 static volatile sig_atomic_t stop_signals;
@@ -276,43 +276,38 @@ static int tick(struct top_state *s)
 	return err;
 }
 
+/* Keys, and KEY_RESIZE after a SIGWINCH cut poll short. */
+static int top_wake(void *ctx)
+{
+	struct top_state *s = ctx;
+
+	return s->tui && top_tui__input(s->tui) ? 1 : 0;
+}
+
+/* A frame; the last one when -n is reached. */
+static int top_tick(void *ctx)
+{
+	struct top_state *s = ctx;
+	int err = tick(s);
+
+	if (err)
+		return err;
+	return s->o->frames && ++s->frames >= s->o->frames;
+}
+
 static int run_loop(struct top_state *s)
 {
-	__u64 interval = s->o->delay_s * 1e9, now = now_mono_ns();
-	__u64 next = now + interval, frames = 0;
-	struct pollfd pf[3] = {
-		{ .fd = collector__ringbuf_fd(s->c), .events = POLLIN },
-		{ .fd = s->ms ? marksock__fd(s->ms) : -1, .events = POLLIN },
-		{ .fd = s->tui ? STDIN_FILENO : -1, .events = POLLIN },
+	struct collector_run r = {
+		.interval_ns = s->o->delay_s * 1e9,
+		.ms = s->ms,
+		.face_fd = s->tui ? STDIN_FILENO : -1,
+		.stop = &stop_signals,
+		.tick = top_tick,
+		.wake = top_wake,
+		.ctx = s,
 	};
-	int err = 0, timeout;
 
-	while (!stop_signals) {
-		now = now_mono_ns();
-		timeout = next > now ? (next - now) / 1000000 + 1 : 0;
-		poll(pf, 3, timeout);
-		err = collector__poll(s->c, 0);
-		if (!err && s->ms && (pf[1].revents & POLLIN))
-			err = marksock__drain(s->ms, s->c);
-		if (err)
-			break;
-		/* Keys, and KEY_RESIZE after a SIGWINCH cut poll short. */
-		if (s->tui && top_tui__input(s->tui))
-			break;
-		if (now_mono_ns() < next)
-			continue;
-		err = tick(s);
-		if (err)
-			break;
-		next += interval;
-		if (next <= now_mono_ns()) {
-			collector__user_stats(s->c)->harvest_overruns++;
-			next = now_mono_ns() + interval;
-		}
-		if (s->o->frames && ++frames >= s->o->frames)
-			break;
-	}
-	return err;
+	return collector__run(s->c, &r);
 }
 
 static int open_marks(struct top_state *s)
