@@ -18,6 +18,7 @@
 #include <bpf/libbpf.h>
 #include "cgroup.h"
 #include "collector.h"
+#include "kconfig.h"
 #include "hmap.h"
 #include "procnet.h"
 #include "util.h"
@@ -1252,6 +1253,31 @@ static int libbpf_print(enum libbpf_print_level level, const char *fmt,
 	return vfprintf(stderr, fmt, ap);
 }
 
+/*
+ * Open the skeleton with the kernel config values we found ourselves, so
+ * libbpf never needs /boot or /proc/config.gz (kconfig.h).
+ */
+static int open_skel(struct collector *c)
+{
+	LIBBPF_OPTS(bpf_object_open_opts, oo);
+	struct kconfig *k;
+	int err;
+
+	err = kconfig__load(&k);
+	if (err)
+		return err;
+	oo.kconfig = kconfig__libbpf(k);
+	if (!kconfig__hz(k) && c->hooks.coarse_clock)
+		fprintf(stderr, "xfertrace: no kernel config readable (%s): CONFIG_HZ unknown, bursts timed with the precise clock\n",
+			kconfig__tried(k));
+	c->skel = xfertrace_bpf__open_opts(&oo);
+	err = c->skel ? 0 : -errno;
+	kconfig__free(k);
+	if (err)
+		p_err("opening BPF skeleton failed: %s", strerror(-err));
+	return err;
+}
+
 static int configure(struct collector *c)
 {
 	struct xfertrace_bpf *s = c->skel;
@@ -1346,12 +1372,9 @@ int collector__new(const struct collector_opts *opts, struct collector **out)
 			hook_name(opts->paths.hook));
 		c->hooks.use[XT_C_SOCK] = opts->paths.hook;
 	}
-	c->skel = xfertrace_bpf__open();
-	if (!c->skel) {
-		err = -errno;
-		p_err("opening BPF skeleton failed: %s", strerror(-err));
+	err = open_skel(c);
+	if (err)
 		goto fail;
-	}
 	err = configure(c);
 	if (err) {
 		p_err("configuring BPF maps failed: %s", strerror(-err));
