@@ -161,7 +161,11 @@ rm -f "$OUT/log" "$OUT/rc" "$OUT/console.log"
 	echo
 } >"$OUT/cmd"
 
-ACCEL=tcg
+# One host thread for all vCPUs: with a thread per vCPU, a vCPU can run
+# stale translated code while the kernel patches its text (attaching BPF
+# flips static keys) and die on the int3 (seen on 6.12: "Oops: int3" in
+# __schedule). KVM hangs under nested virtualization here: opt in.
+ACCEL=tcg,thread=single
 [ "${XT_VM_KVM:-0}" = 1 ] && [ -w /dev/kvm ] && ACCEL=kvm
 T0=$(date +%s.%N)
 timeout --foreground -k 5 "$TIMEOUT" qemu-system-x86_64 -accel "$ACCEL" \
