@@ -93,7 +93,7 @@ if [ ! -x "$XT" ] || [ ! -x "$GEN" ]; then
 	t_fail "need $XT and $GEN (make)"
 	t_finish
 fi
-echo "kernel $REL"
+echo "uname|$REL"
 kconfig_checks
 
 # Which socket hooks load here, by xfertrace's own probe.
@@ -103,6 +103,7 @@ for h in tp_btf raw_tp fexit kprobe; do
 	grep -E "^tcp-bytes +$h " "$T_TMP/check" | grep -q ' ok$' ||
 		row "tcp-bytes=$h" "not here: $(awk -v h=$h '$1 == "tcp-bytes" && $2 == h { $1 = $2 = $3 = ""; print }' "$T_TMP/check" | xargs)"
 done
+echo "loads|$hooks"
 for h in "$@"; do
 	t_check "expected hook $h loads here (check: ok)" grep -qw "$h" <<<"$hooks"
 done

@@ -1,0 +1,90 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+# The kernel matrix: boot Debian 12's newest 6.1 and newest 6.12 kernels
+# under QEMU (tests/vm/run.sh) and run tests/vm/matrix.sh in each: the
+# kernel config hidden and given, exact bytes through every socket hook
+# the kernel offers and every harvest path, per-thread CPU against
+# schedstat, listener discovery. Writes the kernel x path table to
+# build/kernel-matrix.md (docs/kernels.md shows it).
+#
+# XT_KERNELS="pkg:expected-hooks ..." overrides the kernels, e.g.
+#   XT_KERNELS="linux-image-6.1.0-57-amd64-unsigned:fexit,kprobe"
+. "$(dirname "$0")/lib.sh"
+RUN=$XT_ROOT/tests/vm/run.sh
+TABLE=$XT_ROOT/build/kernel-matrix.md
+
+# newest PATTERN: the newest linux-image-PATTERN-amd64-unsigned package.
+newest() {
+	apt-cache search --names-only "^linux-image-$1-amd64-unsigned\$" 2>/dev/null |
+		awk '{ print $1 }' | sort -V | tail -n 1
+}
+
+kernels() {
+	local k61 k612
+	if [ -n "${XT_KERNELS:-}" ]; then
+		echo "$XT_KERNELS"
+		return
+	fi
+	k61=$(newest '6\.1\.0-[0-9]+')
+	k612=$(newest '6\.12\.[0-9]+\+deb12')
+	if [ -z "$k61" ] || [ -z "$k612" ]; then
+		apt-get update -qq >/dev/null 2>&1
+		k61=$(newest '6\.1\.0-[0-9]+')
+		k612=$(newest '6\.12\.[0-9]+\+deb12')
+	fi
+	echo "${k61:-linux-image-6.1-none}:fexit,kprobe ${k612:-linux-image-6.12-none}:tp_btf,raw_tp"
+}
+
+# One guest: boot, run the matrix, collect its results.
+guest() {
+	local pkg=$1 hooks=$2 out
+
+	out=$XT_ROOT/build/vm/out/$pkg
+	"$RUN" -t "${XT_VM_TIMEOUT:-900}" -o "$out" "$pkg" \
+		tests/vm/matrix.sh ${hooks//,/ } 2>"$out.err"
+	echo $? >"$out.rc"
+}
+
+if [ ! -x "$XT" ] || [ ! -x "$XT_ROOT/build/tests/xtgen" ]; then
+	t_fail "need $XT and build/tests/xtgen (make)"
+	t_finish
+fi
+read -ra KS <<<"$(kernels)"
+T0=$(date +%s)
+# Each guest is one host thread (TCG): two run side by side on 2 cores.
+for k in "${KS[@]}"; do
+	mkdir -p "$XT_ROOT/build/vm/out"
+	guest "${k%%:*}" "${k#*:}" &
+done
+wait
+
+{
+	echo "| kernel | path | figures |"
+	echo "|---|---|---|"
+} >"$TABLE.tmp"
+for k in "${KS[@]}"; do
+	pkg=${k%%:*}
+	out=$XT_ROOT/build/vm/out/$pkg
+	rc=$(cat "$out.rc" 2>/dev/null)
+	if [ "$rc" = 125 ] || [ ! -s "$out/log" ]; then
+		t_fail "$pkg: $(tail -n 1 "$out.err" 2>/dev/null)"
+		echo "| $pkg | - | did not run: $(tail -n 1 "$out.err" 2>/dev/null) |" >>"$TABLE.tmp"
+		continue
+	fi
+	rel=$(sed -n 's/^uname|//p' "$out/log")
+	t_lines < <(grep -E '^(ok|FAIL) ' "$out/log" | awk -v r="$rel" '{ $2 = "- " r ":"; print }')
+	grep -Eq '^[0-9]+ passed, 0 failed$' "$out/log" || t_fail "$rel: $(tail -n 1 "$out/log")"
+	# Every hook that loads and every harvest path has a row with figures.
+	for p in $(sed -n 's/^loads|//p' "$out/log") iter notes map; do
+		grep -Eq "^row\|tcp-bytes=($p harvest=[a-z]+|[a-z_]+ harvest=$p)\|xtgen " "$out/log" ||
+			t_fail "$rel: path $p loads here but was not run"
+	done
+	boot=$(sed -n 's/.*xt-vm: booted .* in \([0-9.]*\) s.*/\1/p' "$out/console.log")
+	echo "$rel: boot ${boot:-?} s, whole guest $(cat "$out/seconds") s"
+	echo "| $rel | boot | ${boot:-?} s to init (TCG, 2 vCPUs, 2 GiB); whole guest run $(cat "$out/seconds") s |" >>"$TABLE.tmp"
+	awk -F'|' -v r="$rel" '$1 == "row" { print "| " r " | " $2 " | " $3 " |" }' "$out/log" >>"$TABLE.tmp"
+done
+mv "$TABLE.tmp" "$TABLE"
+echo "matrix (also in $TABLE), $(($(date +%s) - T0)) s:"
+cat "$TABLE"
+t_finish
