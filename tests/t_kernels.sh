@@ -45,6 +45,36 @@ guest() {
 	echo $? >"$out.rc"
 }
 
+# One line per kernel for README, from the table's own rows.
+summary() {
+	awk -F' [|] ' -v d="$(date -u +%Y-%m-%d)" '
+	/^\| [0-9]/ {
+		k = $1; sub(/^\| /, "", k)
+		if (!(k in seen)) { seen[k] = 1; order[n++] = k }
+		if ($2 ~ /^tcp-bytes=[a-z_]+ harvest=/ && $3 ~ /^xtgen /) {
+			split($2, a, /[= ]/)
+			if (index(hooks[k], a[2]) == 0) hooks[k] = hooks[k] (hooks[k] ? ", " : "") a[2]
+			if (index(harv[k], a[4]) == 0) harv[k] = harv[k] (harv[k] ? ", " : "") a[4]
+		}
+		if ($2 ~ /^cpu=/) { cpu[k] = substr($2, 5) }
+	}
+	END {
+		for (i = 0; i < n; i++) {
+			k = order[i]
+			printf "- Linux %s: tcp-bytes through %s (harvest %s), cpu through %s, listener discovery iter and /proc; loads with and without a readable kernel config (tests/t_kernels.sh, %s).\n", k, hooks[k], harv[k], cpu[k], d
+		}
+	}' "$TABLE"
+}
+
+# put_block FILE CONTENT: replace what is between the kernel-matrix markers.
+put_block() {
+	awk -v f="$2" '
+	BEGIN { while ((getline l < f) > 0) c = c l "\n" }
+	/<!-- kernel-matrix:begin -->/ { print; printf "%s", c; skip = 1; next }
+	/<!-- kernel-matrix:end -->/ { skip = 0 }
+	!skip' "$1" >"$1.tmp" && mv "$1.tmp" "$1"
+}
+
 if [ ! -x "$XT" ] || [ ! -x "$XT_ROOT/build/tests/xtgen" ]; then
 	t_fail "need $XT and build/tests/xtgen (make)"
 	t_finish
@@ -85,6 +115,11 @@ for k in "${KS[@]}"; do
 	awk -F'|' -v r="$rel" '$1 == "row" { print "| " r " | " $2 " | " $3 " |" }' "$out/log" >>"$TABLE.tmp"
 done
 mv "$TABLE.tmp" "$TABLE"
+summary >"$XT_ROOT/build/kernel-matrix-summary.md"
+if [ "${XT_UPDATE_DOCS:-0}" = 1 ] && [ "$T_FAIL" -eq 0 ]; then
+	put_block "$XT_ROOT/docs/kernels.md" "$TABLE"
+	put_block "$XT_ROOT/README.md" "$XT_ROOT/build/kernel-matrix-summary.md"
+fi
 echo "matrix (also in $TABLE), $(($(date +%s) - T0)) s:"
 cat "$TABLE"
 t_finish
