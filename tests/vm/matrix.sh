@@ -72,7 +72,10 @@ import json, sys
 d = sys.argv[1]
 r = json.load(open(d + ".json")); t = json.load(open(d + ".truth.json"))
 fl = {(f["src"], f["dst"]): f for f in r["flows"]}
-ex = sum(1 for f in t["flows"] if (f["src"], f["dst"]) in fl and fl[(f["src"], f["dst"])]["bytes"] == f["sent_bytes"]) if "flows" in t else "?"
+def exact(f):
+    g = fl.get((f["src"], f["dst"]))
+    return g is not None and (g["bytes"], g["tx_bytes"], g["rx_bytes"]) == (f["sent_bytes"], f["sent_bytes"], f["received_bytes"])
+ex = sum(1 for f in t.get("flows", []) if exact(f))
 tot = sum(f["sent_bytes"] for f in t.get("flows", []))
 def ks(p):
     k = json.load(open(p)); n = 0; good = 0
@@ -83,7 +86,7 @@ def ks(p):
             f = [v for (a, b), v in fl.items() if a.startswith(s) and b.startswith(dd)]
             good += len(f) == 1 and (f[0]["bytes"], f[0]["tx_bytes"], f[0]["rx_bytes"]) == (tx, tx, rx)
     return "%d/%d" % (good, n)
-print("xtgen %s/%d flows exact (%d B); kstream %s; reset %s" % (ex, len(t.get("flows", [])), tot, ks(d + ".ks.json"), ks(d + ".ksr.json")))
+print("xtgen %d/%d flows exact in bytes, tx, rx (%d B); kstream %s; reset %s" % (ex, len(t.get("flows", [])), tot, ks(d + ".ks.json"), ks(d + ".ksr.json")))
 EOF
 )
 	row "tcp-bytes=$h harvest=$v" "$fig; $(secs "$t0") s"
