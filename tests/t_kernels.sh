@@ -40,7 +40,7 @@ guest() {
 	local pkg=$1 hooks=$2 out
 
 	out=$XT_ROOT/build/vm/out/$pkg
-	"$RUN" -t "${XT_VM_TIMEOUT:-900}" -o "$out" "$pkg" \
+	"$RUN" -t "${XT_VM_TIMEOUT:-600}" -o "$out" "$pkg" \
 		tests/vm/matrix.sh ${hooks//,/ } 2>"$out.err"
 	echo $? >"$out.rc"
 }

@@ -19,6 +19,7 @@
 #include "cgroup.h"
 #include "collector.h"
 #include "kconfig.h"
+#include "kretprobe.h"
 #include "hmap.h"
 #include "procnet.h"
 #include "util.h"
@@ -81,6 +82,7 @@ struct collector {
 	__u64 last_cgroup_ns;
 	struct bpf_link *conn_iter;	/* dirty-only harvest, if supported */
 	struct bpf_link *thread_iter;
+	struct kretprobe *kret[2];	/* kprobe path: send, recv returns */
 	char *ibuf;			/* iterator read buffer */
 	/* Listeners found in /proc, waiting for their owner's exact start. */
 	struct procnet_listener *pend;
@@ -1219,9 +1221,44 @@ static void set_autoload(struct xfertrace_bpf *s, const struct xt_hooks *h)
 				  h->harvest == XT_HARVEST_ITER);
 	bpf_program__set_autoload(s->progs.dump_threads,
 				  h->harvest == XT_HARVEST_ITER);
+	/* kretprobes with room for many blocked callers: by hand (kretprobe.h). */
+	bpf_program__set_autoattach(s->progs.send_kretprobe, false);
+	bpf_program__set_autoattach(s->progs.recv_kretprobe, false);
 	/* Map iterators need their map: attached by hand after load. */
 	bpf_program__set_autoattach(s->progs.dump_conns, false);
 	bpf_program__set_autoattach(s->progs.dump_threads, false);
+}
+
+/*
+ * Every thread asleep in tcp_recvmsg holds a kretprobe instance; the
+ * default max(10, 2 * CPUs) loses the returns of the rest. Ask tracefs for
+ * the most the kernel allows, else take the default and say so.
+ */
+#define KRET_MAXACTIVE	4096
+
+static int attach_kretprobes(struct collector *c)
+{
+	struct bpf_program *p[2] = { c->skel->progs.send_kretprobe,
+				     c->skel->progs.recv_kretprobe };
+	static const char *const fn[2] = { "tcp_sendmsg", "tcp_recvmsg" };
+	struct bpf_link *l;
+	int i, err;
+
+	for (i = 0; i < 2; i++) {
+		err = kretprobe__attach(p[i], fn[i], KRET_MAXACTIVE,
+					&c->kret[i]);
+		if (!err)
+			continue;
+		p_warn("kretprobe on %s: no tracefs event (%s); at most 10 or 2 per CPU blocked callers are counted",
+		       fn[i], strerror(-err));
+		l = bpf_program__attach(p[i]);
+		if (!l)
+			return -errno;
+		/* The skeleton's destroy frees it with the others. */
+		*(i ? &c->skel->links.recv_kretprobe :
+		      &c->skel->links.send_kretprobe) = l;
+	}
+	return 0;
 }
 
 static struct bpf_link *attach_map_iter(struct bpf_program *prog,
@@ -1410,6 +1447,8 @@ int collector__new(const struct collector_opts *opts, struct collector **out)
 	}
 	c->skel->bss->attach_boot_ns = now_boot_ns();
 	err = xfertrace_bpf__attach(c->skel);
+	if (!err && c->hooks.use[XT_C_SOCK] == XT_HOOK_KPROBE)
+		err = attach_kretprobes(c);
 	if (err) {
 		p_err("attaching BPF programs failed: %s", strerror(-err));
 		goto fail;
@@ -1455,6 +1494,8 @@ void collector__free(struct collector *c)
 	ring_buffer__free(c->rb);
 	bpf_link__destroy(c->conn_iter);
 	bpf_link__destroy(c->thread_iter);
+	kretprobe__detach(c->kret[0]);
+	kretprobe__detach(c->kret[1]);
 	xfertrace_bpf__destroy(c->skel);
 	free(c->ibuf);
 	free(c->pend);

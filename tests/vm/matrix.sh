@@ -13,6 +13,7 @@
 . "$(dirname "$0")/../lib.sh"
 GEN=$XT_ROOT/build/tests/xtgen
 KS=$XT_ROOT/tests/kstream.py
+BR=$XT_ROOT/tests/blockrecv.py
 REL=$(uname -r)
 
 row() { echo "row|$1|$2"; }
@@ -44,13 +45,15 @@ kconfig_checks() {
 }
 
 # One recording through HOOK and HARVEST: xtgen (IPv4+IPv6, bulk,
-# short-lived, reset) and the known streams that end at close, at once.
+# short-lived, reset), the known streams that end at close, and 40 threads
+# blocked in recv at once (a kretprobe's instances), all at once.
 bytes_run() {
 	local h=$1 v=$2 n=$3 d=$T_TMP/run$3 t0 rc fig
 	t0=$(date +%s.%N)
 	"$XT" record --strict --hooks "$h" --harvest "$v" -o "$d.xft" --interval 100 -- \
 		/bin/sh -c "'$GEN' -w 4 -m -s 60 -x 60 -o '$d.truth.json' & \
-			'$KS' run -n 5 -o '$d.ks.json' & '$KS' run -n 2 --reset -o '$d.ksr.json' & wait" \
+			'$KS' run -n 5 -o '$d.ks.json' & '$KS' run -n 2 --reset -o '$d.ksr.json' & \
+			'$BR' run -o '$d.br.json' & wait" \
 		>"$d.out" 2>"$d.err"
 	rc=$?
 	if [ $rc -ne 0 ]; then
@@ -65,6 +68,7 @@ bytes_run() {
 	t_lines <"$d.check"
 	t_checker "" $PY "$KS" check --truth "$d.ks.json" --report "$d.json" --label "$h/$v kstream"
 	t_checker "" $PY "$KS" check --truth "$d.ksr.json" --report "$d.json" --label "$h/$v kstream reset"
+	t_checker "" $PY "$BR" check --truth "$d.br.json" --report "$d.json" --label "$h/$v blocked receivers"
 	t_check "$h/$v: trace says harvest=$v" $PY -c "
 import json, sys; sys.exit(json.load(open('$d.json'))['trace']['hooks']['harvest'] != '$v')"
 	fig=$($PY - "$d" <<'EOF'
@@ -86,7 +90,9 @@ def ks(p):
             f = [v for (a, b), v in fl.items() if a.startswith(s) and b.startswith(dd)]
             good += len(f) == 1 and (f[0]["bytes"], f[0]["tx_bytes"], f[0]["rx_bytes"]) == (tx, tx, rx)
     return "%d/%d" % (good, n)
-print("xtgen %d/%d flows exact in bytes, tx, rx (%d B); kstream %s; reset %s" % (ex, len(t.get("flows", [])), tot, ks(d + ".ks.json"), ks(d + ".ksr.json")))
+b = json.load(open(d + ".br.json")); bf = [f for f in r["flows"] if f["dst"] == b["server"]]
+blk = "%d/%d B" % (bf[0]["rx_bytes"] if len(bf) == 1 else 0, b["read"])
+print("xtgen %d/%d flows exact in bytes, tx, rx (%d B); kstream %s; reset %s; 40 blocked receivers %s" % (ex, len(t.get("flows", [])), tot, ks(d + ".ks.json"), ks(d + ".ksr.json"), blk))
 EOF
 )
 	row "tcp-bytes=$h harvest=$v" "$fig; $(secs "$t0") s"
