@@ -252,7 +252,17 @@ static __always_inline void conn_close(struct sock *sk, __u64 now)
 	e->sk = key;
 	e->conn = *c;
 	e->conn.closed = 1;
-	bpf_map_delete_elem(&conns, &key);
+	/*
+	 * Whoever deletes the entry reports it, exactly once. User code takes
+	 * closed entries with lookup-and-delete, and a closed entry can be
+	 * closed here again (a socket read after an RST is re-created closed;
+	 * its close() sets TCP_CLOSE once more): if both reported it, user
+	 * code would count its bytes twice. (-ENOENT: taken by user code.)
+	 */
+	if (bpf_map_delete_elem(&conns, &key) == -2) {
+		bpf_ringbuf_discard(e, 0);
+		return;
+	}
 	bpf_ringbuf_submit(e, rb_flags());
 	if (st)
 		st->conns_closed++;

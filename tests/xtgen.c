@@ -43,6 +43,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/time.h>
@@ -50,6 +51,7 @@
 #include <sys/uio.h>
 #include <sys/wait.h>
 #include <arpa/inet.h>
+#include <linux/sockios.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -366,11 +368,22 @@ static void fail(struct worker *w, const char *what, int err)
 	pthread_mutex_unlock(&w->lock);
 }
 
-/* Close with an RST: SO_LINGER on with a zero timeout. */
+/*
+ * Close with an RST: SO_LINGER on with a zero timeout. First wait until
+ * the peer has acknowledged the whole reply: on a slow machine part of it
+ * may still sit in the send queue (autocorking), and the reset would
+ * discard it, so the client would get less than the plan.
+ */
 static int abort_close(int fd)
 {
 	struct linger l = { .l_onoff = 1, .l_linger = 0 };
+	int i, queued;
 
+	for (i = 0; i < IO_TIMEOUT_S * 1000; i++) {
+		if (ioctl(fd, SIOCOUTQ, &queued) < 0 || queued == 0)
+			break;
+		usleep(1000);
+	}
 	if (setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l)) < 0)
 		return -errno;
 	return 0;	/* the caller's close() sends the reset */

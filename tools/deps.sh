@@ -18,3 +18,14 @@ if [ -n "$missing" ]; then
 	apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing >/dev/null
 fi
+# Kernel matrix guests (tests/vm/run.sh, tests/t_kernels.sh): QEMU, a static busybox, cpio, xz, zstd.
+KPKGS="qemu-system-x86 busybox-static cpio xz-utils zstd"
+missing=""
+for p in $KPKGS; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+	echo "deps: installing$missing"
+	apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing >/dev/null
+fi

@@ -475,12 +475,9 @@ int collector__new(const struct collector_opts *opts, struct collector **out)
 			hook_name(opts->paths.hook));
 		c->hooks.use[XT_C_SOCK] = opts->paths.hook;
 	}
-	c->skel = xfertrace_bpf__open();
-	if (!c->skel) {
-		err = -errno;
-		p_err("opening BPF skeleton failed: %s", strerror(-err));
+	err = loader__open(c);
+	if (err)
 		goto fail;
-	}
 	err = loader__configure(c);
 	if (err) {
 		p_err("configuring BPF maps failed: %s", strerror(-err));
@@ -516,6 +513,8 @@ int collector__new(const struct collector_opts *opts, struct collector **out)
 	}
 	c->skel->bss->attach_boot_ns = now_boot_ns();
 	err = xfertrace_bpf__attach(c->skel);
+	if (!err && c->hooks.use[XT_C_SOCK] == XT_HOOK_KPROBE)
+		err = loader__attach_kretprobes(c);
 	if (err) {
 		p_err("attaching BPF programs failed: %s", strerror(-err));
 		goto fail;
@@ -564,6 +563,8 @@ void collector__free(struct collector *c)
 	ring_buffer__free(c->rb);
 	bpf_link__destroy(c->conn_iter);
 	bpf_link__destroy(c->thread_iter);
+	kretprobe__detach(c->kret[0]);
+	kretprobe__detach(c->kret[1]);
 	xfertrace_bpf__destroy(c->skel);
 	free(c->ibuf);
 	free(c->pend);

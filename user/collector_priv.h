@@ -18,6 +18,7 @@
 #include "collector.h"
 #include "detail.h"
 #include "hmap.h"
+#include "kretprobe.h"
 #include "procnet.h"
 #include "xfertrace.skel.h"
 
@@ -78,6 +79,7 @@ struct collector {
 	__u64 last_cgroup_ns;
 	struct bpf_link *conn_iter;	/* dirty-only harvest, if supported */
 	struct bpf_link *thread_iter;
+	struct kretprobe *kret[2];	/* kprobe path: send, recv returns */
 	char *ibuf;			/* iterator read buffer */
 	/* Listeners found in /proc, waiting for their owner's exact start. */
 	struct procnet_listener *pend;
@@ -143,6 +145,8 @@ void harvest__reap(struct collector *c, __u64 ts);
 
 /* loader.c */
 __u64 loader__clock_offset(void);
+int loader__open(struct collector *c);
+int loader__attach_kretprobes(struct collector *c);
 int loader__libbpf_print(enum libbpf_print_level level, const char *fmt,
 			 va_list ap);
 int loader__configure(struct collector *c);

@@ -12,6 +12,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "collector_priv.h"
+#include "kconfig.h"
 #include "util.h"
 
 /* Wall minus monotonic, from the tightest of a few bracketing reads. */
@@ -95,6 +96,9 @@ static void set_autoload(struct xfertrace_bpf *s, const struct xt_hooks *h)
 				  h->harvest == XT_HARVEST_ITER);
 	bpf_program__set_autoload(s->progs.dump_threads,
 				  h->harvest == XT_HARVEST_ITER);
+	/* kretprobes with room for many blocked callers: by hand (kretprobe.h). */
+	bpf_program__set_autoattach(s->progs.send_kretprobe, false);
+	bpf_program__set_autoattach(s->progs.recv_kretprobe, false);
 	/* Map iterators need their map: attached by hand after load. */
 	bpf_program__set_autoattach(s->progs.dump_conns, false);
 	bpf_program__set_autoattach(s->progs.dump_threads, false);
@@ -183,4 +187,61 @@ void loader__size_maps(struct collector_opts *o)
 		o->max_conns = pow2_at_least(4 * tcp, XT_MAX_CONNS);
 	if (!o->max_procs)
 		o->max_procs = pow2_at_least(tasks, XT_MAX_PROCS);
+}
+
+/*
+ * Every thread asleep in tcp_recvmsg holds a kretprobe instance; the
+ * default max(10, 2 * CPUs) loses the returns of the rest. Ask tracefs for
+ * the most the kernel allows, else take the default and say so.
+ */
+#define KRET_MAXACTIVE	4096
+
+int loader__attach_kretprobes(struct collector *c)
+{
+	struct bpf_program *p[2] = { c->skel->progs.send_kretprobe,
+				     c->skel->progs.recv_kretprobe };
+	static const char *const fn[2] = { "tcp_sendmsg", "tcp_recvmsg" };
+	struct bpf_link *l;
+	int i, err;
+
+	for (i = 0; i < 2; i++) {
+		err = kretprobe__attach(p[i], fn[i], KRET_MAXACTIVE,
+					&c->kret[i]);
+		if (!err)
+			continue;
+		p_warn("kretprobe on %s: no tracefs event (%s); at most 10 or 2 per CPU blocked callers are counted",
+		       fn[i], strerror(-err));
+		l = bpf_program__attach(p[i]);
+		if (!l)
+			return -errno;
+		/* The skeleton's destroy frees it with the others. */
+		*(i ? &c->skel->links.recv_kretprobe :
+		      &c->skel->links.send_kretprobe) = l;
+	}
+	return 0;
+}
+
+/*
+ * Open the skeleton with the kernel config values we found ourselves, so
+ * libbpf never needs /boot or /proc/config.gz (kconfig.h).
+ */
+int loader__open(struct collector *c)
+{
+	LIBBPF_OPTS(bpf_object_open_opts, oo);
+	struct kconfig *k;
+	int err;
+
+	err = kconfig__load(&k);
+	if (err)
+		return err;
+	oo.kconfig = kconfig__libbpf(k);
+	if (!kconfig__hz(k) && c->hooks.coarse_clock)
+		fprintf(stderr, "xfertrace: no kernel config readable (%s): CONFIG_HZ unknown, bursts timed with the precise clock\n",
+			kconfig__tried(k));
+	c->skel = xfertrace_bpf__open_opts(&oo);
+	err = c->skel ? 0 : -errno;
+	kconfig__free(k);
+	if (err)
+		p_err("opening BPF skeleton failed: %s", strerror(-err));
+	return err;
 }

@@ -12,6 +12,7 @@
 #include <bpf/bpf.h>
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
+#include "kconfig.h"
 #include "probe.h"
 #include "util.h"
 
@@ -593,6 +594,28 @@ int hooks__choose(const struct xt_paths *want, struct xt_hooks *out,
 	return 0;
 }
 
+/* Which burst clock a load would use, and where CONFIG_HZ came from. */
+static int report_clock(FILE *f, const struct xt_hooks *hk)
+{
+	struct kconfig *k;
+	int err = kconfig__load(&k);
+
+	if (err)
+		return err;
+	if (kconfig__hz(k))
+		fprintf(f, "kernel config: CONFIG_HZ=%u from %s\n",
+			kconfig__hz(k), kconfig__source(k));
+	else
+		fprintf(f, "kernel config: none readable (tried %s)\n",
+			kconfig__tried(k));
+	fprintf(f, "send/recv burst clock: %s\n",
+		!hk->coarse_clock ? "precise (the clock source)" :
+		kconfig__hz(k) ? "coarse (jiffies)" :
+		"precise (the clock source: CONFIG_HZ unknown)");
+	kconfig__free(k);
+	return 0;
+}
+
 int hooks__report(FILE *f)
 {
 	struct xt_paths want = {};
@@ -626,9 +649,9 @@ int hooks__report(FILE *f)
 		hk.harvest == XT_HARVEST_MAP ? "map (whole maps every harvest)" :
 		hk.iter_maps ? "notes (changed entries noted on the ring buffer, as asked)" :
 		"notes (changed entries noted on the ring buffer; map iterators refused here)");
-	fprintf(f, "send/recv burst clock: %s\n", hk.coarse_clock ?
-		"jiffies if the kernel config (CONFIG_HZ) is readable, else the clock source" :
-		"the clock source");
+	err = report_clock(f, &hk);
+	if (err)
+		return err;
 	for (c = 0; c < XT_C_MAX; c++)
 		fprintf(f, "will use for %s: %s\n", concern_names[c],
 			hook_name(hk.use[c]));

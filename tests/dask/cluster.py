@@ -110,7 +110,8 @@ def worker_argv(args, addr, i, wdir):
             "--no-dashboard", "--dashboard-address", f"{args.host}:0",
             "--nanny" if args.nanny else "--no-nanny",
             "--name", f"w{i}", "--memory-limit", args.memory_limit,
-            "--local-directory", wdir, "--death-timeout", "60"]
+            "--local-directory", wdir, "--death-timeout",
+            os.environ.get("XT_DASK_DEATH_TIMEOUT", "60")]
 
 
 def wait_for_workers(addr, procs, state, args):
