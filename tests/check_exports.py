@@ -110,6 +110,21 @@ def check_perfetto(a, rep):
     want = sum(1 for t in tr for k in t["tasks"] if k["start_unix"] is not None)
     ok(ntask + doc["otherData"]["tasks_not_shown"] >= want and ntask > 0 or not tr,
        f"perfetto: task slices ({ntask} of {want}, {doc['otherData']['tasks_not_shown']} on remote workers)")
+    # On-CPU stints (record --detail): never more than the process's CPU.
+    oncpu = {}
+    for e in ev:
+        if e["ph"] == "X" and e.get("cat") == "cpu":
+            oncpu[e["pid"]] = oncpu.get(e["pid"], 0) + e["dur"] * 1e3
+    want = doc["otherData"].get("oncpu_slices", 0)
+    ok(sum(1 for e in ev if e.get("cat") == "cpu") == want,
+       f"perfetto: {want} on-CPU slices, as otherData says")
+    cpu_of = {by_name[w["endpoint"]]: w["cpu_ns"] for w in workers}
+    over = [(pid, v, cpu_of.get(pid)) for pid, v in oncpu.items()
+            if cpu_of.get(pid) is None or v > cpu_of[pid] * 1.01 + 5e6]
+    ok(not over, f"perfetto: each process's on-CPU slices sum to at most its cpu_ns ({over[:2]})")
+    if a.expect_oncpu:
+        ok(oncpu and all(v > 0 for v in oncpu.values()),
+           f"perfetto: on-CPU slices for {len(oncpu)} detailed processes")
     lanes_ok = True
     for (pid, tid), v in sl.items():
         v.sort()
@@ -370,6 +385,8 @@ def main():
     for o in ("json", "perfetto", "csv-trials", "csv-intervals", "csv-flows", "md", "html",
               "dom", "netlog", "charts", "out", "shot", "compare-json", "md-compare"):
         ap.add_argument("--" + o)
+    ap.add_argument("--expect-oncpu", action="store_true",
+                    help="the trace was recorded with detailed processes")
     ap.add_argument("--max-bytes", type=int, default=5_000_000)
     ap.add_argument("--max", type=int, default=8)
     ap.add_argument("--regions", type=int, default=0)

@@ -4,14 +4,13 @@
 # The default suite runs the path `auto` picks; this program finds which
 # harvest paths (iter, notes, map) and discovery paths (iter, proc) load
 # on this kernel, and runs the byte and CPU tests again with each other
-# path forced (XFERTRACE_HARVEST=X XFERTRACE_STRICT=1). For Dask it runs
-# the calibration workload once on a real cluster under one recorder per
-# harvest path at the same time, and checks each trace against Dask's own
-# logs (flows: tests/dask/check_dask.py; per-trial bytes and CPU:
-# tests/check_trials.py). Then the byte, CPU, equivalence and discovery
+# path forced (XFERTRACE_HARVEST=X XFERTRACE_STRICT=1). Dask per harvest
+# path is run by tests/t_taskcpu.sh (XT_PATHS_DASK=1 adds one calibration
+# run here under one recorder per path at once, each trace checked
+# against Dask's own logs). Then the byte, CPU, equivalence and discovery
 # tests as on a kernel that refuses map and file iterators
 # (XFERTRACE_REFUSE). A path that loads and is not run fails; one that
-# cannot load is named with the reason. XT_PATHS_QUICK=1 skips Dask.
+# cannot load is named with the reason.
 . "$(dirname "$0")/lib.sh"
 t_need_tracer
 TESTS=(t_bytes.sh t_cpu.sh)
@@ -119,9 +118,14 @@ dask_all() {
 	done
 	stop_cluster
 }
-if [ -z "${XT_PATHS_QUICK:-}" ]; then
+# Dask per harvest path is tests/t_taskcpu.sh's work: one calibration run
+# per path that loads, forced with --strict, each checked by check_dask.py,
+# check_trials.py and check_taskcpu.py. XT_PATHS_DASK=1 also runs one here.
+if [ -n "${XT_PATHS_DASK:-}" ]; then
 	dask_all "${LOADS[@]}"
 	TABLE+=("Dask calibration, one run, recorders on ${LOADS[*]}: check_dask.py and check_trials.py per trace")
+else
+	TABLE+=("Dask calibration per harvest path (${LOADS[*]}): run by t_taskcpu.sh")
 fi
 
 for d in iter proc; do

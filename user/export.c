@@ -176,6 +176,37 @@ static void on_thread_delta(struct pass *ps,
 		ps->max_ts = r->ts_ns;
 }
 
+/* A thread's on-CPU stints, for timelines; rows only, bounded. */
+static int on_slices(struct pass *ps, const struct xt_rec_slices *r)
+{
+	const struct mthread *t = model__thread(ps->m, r->tid, r->start_ns);
+	struct xseries *s = ps->s;
+	int i, row = t ? row_of(ps, t->proc) : -1;
+	void *p;
+
+	if (row < 0)
+		return 0;
+	for (i = 0; i < (int)r->n; i++) {
+		if (s->n_slices >= XS_SLICES_MAX) {
+			s->slices_dropped++;
+			continue;
+		}
+		if (s->n_slices % 4096 == 0) {
+			p = realloc(s->slices, (s->n_slices + 4096) *
+				    sizeof(*s->slices));
+			if (!p)
+				return -ENOMEM;
+			s->slices = p;
+		}
+		s->slices[s->n_slices++] = (struct xs_slice){
+			.row = row, .tid = r->tid,
+			.t0 = (r->s[i].start_ns + ps->off) / 1e9,
+			.dur = r->s[i].cpu_ns / 1e9,
+		};
+	}
+	return 0;
+}
+
 static int on_record(struct pass *ps, const struct xt_rec_hdr *h)
 {
 	const struct xt_rec_interval *iv = (const void *)h;
@@ -195,7 +226,8 @@ static int on_record(struct pass *ps, const struct xt_rec_hdr *h)
 		return 0;
 	case XT_REC_INTERVAL:
 		return flush_bin(ps, iv->start_ns, iv->end_ns);
-	/* XT_REC_SLICES (issue 13): per-thread on-CPU slices go here. */
+	case XT_REC_SLICES:
+		return on_slices(ps, (const void *)h);
 	}
 	return 0;
 }
@@ -255,6 +287,7 @@ static void series_free(struct xseries *s)
 	free(s->lo);
 	free(s->hi);
 	free(s->pairs);
+	free(s->slices);
 	free(s);
 }
 
@@ -295,6 +328,7 @@ int export__doc(const char *path, const struct model *m,
 {
 	memset(d, 0, sizeof(*d));
 	d->path = path;
+	d->m = m;
 	d->root = report__json(m, li);
 	if (!d->root) {
 		p_err("report: out of memory");

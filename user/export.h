@@ -30,6 +30,16 @@ struct xs_pair {		/* bytes row src sent to row dst in one bin */
 	__u64 bytes;
 };
 
+/* One on-CPU stint of one thread (trace SLICES records). */
+struct xs_slice {
+	int row;
+	__u32 tid;
+	double t0, dur;		/* unix seconds, seconds */
+};
+
+/* A bound on what one page or timeline holds (about 40 bytes each). */
+#define XS_SLICES_MAX	500000
+
 struct xseries {
 	int n_bins;
 	double *lo, *hi;	/* bin bounds, unix seconds */
@@ -37,13 +47,16 @@ struct xseries {
 	int n_rows;
 	struct xs_pair *pairs;
 	int n_pairs;
-	/* On-CPU slices (issue 13, "Exact CPU per task"): not read yet. */
+	struct xs_slice *slices;	/* on-CPU stints of detailed processes */
+	int n_slices;
+	__u64 slices_dropped;	/* past XS_SLICES_MAX: not kept */
 };
 
 struct export_doc {
 	const char *path;
 	json_t *root;		/* the JSON report (+ trials, diagnostics) */
 	struct xseries *s;
+	const struct model *m;	/* for names the JSON does not carry */
 };
 
 /* Build the document of a loaded, sorted model; prints its own errors. */

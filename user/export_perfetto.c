@@ -14,12 +14,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include "export.h"
+#include "hmap.h"
 
 #define PF_TRIALS_PID	999999990	/* the "Trials (marks)" process */
 #define PF_TID_XFER	1000000001	/* per process: send slices */
 #define PF_TID_RECV	1000000002	/* per process: receive slices */
 #define PF_TID_TASK	1000000100	/* per process: task lanes from here */
-#define PF_TID_ONCPU	1000000900	/* reserved: on-CPU slices (issue 13) */
 #define PF_FLOWS_MAX	20000		/* largest per-interval flows shown */
 #define PF_LANES	64
 
@@ -282,12 +282,41 @@ static void processes(struct pf *p, const struct xseries *s)
 		meta(p, p->pid[r], PF_TID_RECV, "thread_name",
 		     "received from workers");
 		counters(p, s, r);
-		/*
-		 * On-CPU slices (issue 13): when the trace has per-thread
-		 * slice records, write them here as "X" events on tid =
-		 * the thread's tid (thread_name = its comm).
-		 */
 	}
+}
+
+/*
+ * On-CPU stints of detailed processes (record --detail): "X" events on
+ * each thread's own track (tid = the thread's tid, named by its comm).
+ */
+static void on_cpu(struct pf *p, const struct export_doc *d)
+{
+	const struct xseries *s = d->s;
+	struct hmap *named = hmap__new();
+	char name[48];
+	int i;
+
+	for (i = 0; i < s->n_slices; i++) {
+		const struct xs_slice *x = &s->slices[i];
+		__u64 key = hkey2(x->row, x->tid);
+
+		if (named && !hmap__get(named, key)) {
+			const struct mthread *t = NULL;
+			int k;
+
+			for (k = 0; k < d->m->n_threads && !t; k++)
+				if (d->m->threads[k]->tid == x->tid &&
+				    d->m->threads[k]->proc == s->rows[x->row].p)
+					t = d->m->threads[k];
+			snprintf(name, sizeof(name), "%s %u (on CPU)",
+				 t ? t->comm : "thread", x->tid);
+			meta(p, p->pid[x->row], x->tid, "thread_name", name);
+			hmap__put(named, key, (void *)1);
+		}
+		slice(p, p->pid[x->row], x->tid, "on CPU", "cpu", x->t0,
+		      x->t0 + x->dur, NULL);
+	}
+	hmap__free(named);
 }
 
 int export_perfetto__write(FILE *f, const struct export_doc *d)
@@ -302,11 +331,13 @@ int export_perfetto__write(FILE *f, const struct export_doc *d)
 		return -ENOMEM;
 	fputs("{\"displayTimeUnit\":\"ms\",\"traceEvents\":[", f);
 	processes(&p, d->s);
+	on_cpu(&p, d);
 	shown = transfers(&p, d->s);
 	if (json_object_get(d->root, "trials"))
 		hidden = trials(&p, d->s, json_object_get(d->root, "trials"));
-	fprintf(f, "\n],\"otherData\":{\"source\":\"xfertrace\",\"t0_unix\":%.9f,\"flows_shown\":%d,\"flows_total\":%d,\"tasks_not_shown\":%d}}\n",
-		p.t0, shown, d->s->n_pairs, hidden);
+	fprintf(f, "\n],\"otherData\":{\"source\":\"xfertrace\",\"t0_unix\":%.9f,\"flows_shown\":%d,\"flows_total\":%d,\"tasks_not_shown\":%d,\"oncpu_slices\":%d,\"oncpu_slices_not_shown\":%llu}}\n",
+		p.t0, shown, d->s->n_pairs, hidden, d->s->n_slices,
+		(unsigned long long)d->s->slices_dropped);
 	free(p.pid);
 	return shown < 0 || hidden < 0 ? -ENOMEM : ferror(f) ? -EIO : 0;
 }
