@@ -59,12 +59,29 @@ void tr_problem(struct tr_marks_info *mi, __u64 line, const char *fmt, ...)
  * the largest remainders get one more. The shares add up to total exactly
  * when any weight is positive, and are all 0 otherwise.
  */
+/* Largest remainder first; ties: the lower index first. */
+static int cmp_rem(const void *a, const void *b, void *ctx)
+{
+	const double *rem = ctx;
+	int x = *(const int *)a, y = *(const int *)b;
+
+	if (rem[x] != rem[y])
+		return rem[x] > rem[y] ? -1 : 1;
+	return x - y;
+}
+
+/*
+ * Share total out in proportion to w[] in whole units: floors first, then
+ * the largest remainders get one more. The shares add up to total exactly
+ * when any weight is positive, and are all 0 otherwise.
+ */
 void tr_split_int(__u64 total, const double *w, int n, __u64 *out)
 {
 	long double sum = 0, q;
 	double *rem;
+	int *ord = NULL;
 	__u64 given = 0;
-	int i, best;
+	int i, first = -1, npos = 0;
 
 	for (i = 0; i < n; i++) {
 		out[i] = 0;
@@ -75,11 +92,10 @@ void tr_split_int(__u64 total, const double *w, int n, __u64 *out)
 		return;
 	rem = calloc(n, sizeof(*rem));
 	for (i = 0; i < n; i++) {
-		if (w[i] <= 0) {
-			if (rem)
-				rem[i] = -1;
+		if (w[i] <= 0)
 			continue;
-		}
+		if (first < 0)
+			first = i;
 		q = (long double)total * w[i] / sum;
 		out[i] = (__u64)floorl(q);
 		if (out[i] > total - given)
@@ -88,16 +104,19 @@ void tr_split_int(__u64 total, const double *w, int n, __u64 *out)
 		if (rem)
 			rem[i] = (double)(q - floorl(q));
 	}
-	while (given < total) {
-		best = -1;
+	if (given < total && rem)
+		ord = calloc(n, sizeof(*ord));
+	if (ord) {
 		for (i = 0; i < n; i++)
-			if (w[i] > 0 && (best < 0 || (rem && rem[i] > rem[best])))
-				best = i;
-		out[best]++;
-		given++;
-		if (rem)
-			rem[best] = -1;
+			if (w[i] > 0)
+				ord[npos++] = i;
+		qsort_r(ord, npos, sizeof(*ord), cmp_rem, rem);
+		for (i = 0; i < npos && given < total; i++, given++)
+			out[ord[i]]++;
 	}
+	/* Rounding left more than one unit per weight: the first takes it. */
+	out[first] += total - given;
+	free(ord);
 	free(rem);
 }
 
@@ -124,13 +143,28 @@ double tr_percentile(double *v, int n, double p)
 	return v[lo] + (v[lo + 1] - v[lo]) * (pos - lo);
 }
 
+static __u64 str_hash(const char *s)
+{
+	__u64 h = 1469598103934665603ull;
+
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ull;
+	return h;
+}
+
+/* Worker index by name: open addressing over the name's hash, -1 if new. */
 int tr_worker_find(const struct trials *t, const char *name)
 {
-	int i;
+	__u64 h = str_hash(name);
+	void *v;
 
-	for (i = 0; i < t->n_workers; i++)
-		if (!strcmp(t->workers[i].name, name))
-			return i;
+	for (; t->w_idx; h++) {
+		v = hmap__get(t->w_idx, h);
+		if (!v)
+			return -1;
+		if (!strcmp(t->workers[(long)v - 1].name, name))
+			return (int)(long)v - 1;
+	}
 	return -1;
 }
 
@@ -138,11 +172,18 @@ int tr_worker_get(struct trials *t, const char *name, bool from_marks)
 {
 	struct tr_worker *w;
 	int i = tr_worker_find(t, name);
+	__u64 h = str_hash(name);
 
 	if (i >= 0) {
 		t->workers[i].from_marks |= from_marks;
 		return i;
 	}
+	if (!t->w_idx && !(t->w_idx = hmap__new()))
+		return -ENOMEM;
+	while (hmap__get(t->w_idx, h))
+		h++;
+	if (hmap__put(t->w_idx, h, (void *)(long)(t->n_workers + 1)))
+		return -ENOMEM;
 	if ((t->n_workers & (t->n_workers - 1)) == 0) {
 		w = realloc(t->workers, (size_t)(t->n_workers ? t->n_workers * 2 : 1) *
 			    sizeof(*w));
@@ -288,15 +329,6 @@ static void read_marks_trace(struct intake *in)
 
 /* ---- trials ---- */
 
-static __u64 str_hash(const char *s)
-{
-	__u64 h = 1469598103934665603ull;
-
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 1099511628211ull;
-	return h;
-}
-
 /* The first instance of param_id, or -1. */
 static int trial_first(const struct trials *t, struct hmap *idx,
 		       const char *pid)
@@ -319,15 +351,13 @@ static int trial_latest(const struct trials *t, struct hmap *idx,
 {
 	int i = trial_first(t, idx, pid);
 
-	while (i >= 0 && t->trials[i].next >= 0)
-		i = t->trials[i].next;
-	return i;
+	return i < 0 ? i : t->trials[i].last;
 }
 
 /* A new instance of param_id: "ID", then "ID#2", "ID#3"... */
 static int trial_new(struct trials *t, struct hmap *idx, const char *pid)
 {
-	int first = trial_first(t, idx, pid), n = 1, i, j;
+	int first = trial_first(t, idx, pid), i;
 	struct tr_trial *tr;
 	__u64 h = str_hash(pid);
 
@@ -342,12 +372,14 @@ static int trial_new(struct trials *t, struct hmap *idx, const char *pid)
 	tr = &t->trials[i];
 	memset(tr, 0, sizeof(*tr));
 	tr->next = -1;
+	tr->last = i;
+	tr->n_inst = 1;
 	snprintf(tr->param_id, sizeof(tr->param_id), "%s", pid);
 	if (first >= 0) {
-		for (j = first; t->trials[j].next >= 0; j = t->trials[j].next)
-			n++;
-		t->trials[j].next = i;
-		snprintf(tr->id, sizeof(tr->id), "%s#%d", pid, n + 1);
+		t->trials[t->trials[first].last].next = i;
+		t->trials[first].last = i;
+		snprintf(tr->id, sizeof(tr->id), "%s#%d", pid,
+			 ++t->trials[first].n_inst);
 	} else {
 		snprintf(tr->id, sizeof(tr->id), "%s", pid);
 		while (hmap__get(idx, h))
@@ -416,6 +448,13 @@ static int route_mark(struct trials *t, struct hmap *idx,
 
 	switch (mk->kind) {
 	case XT_MARK_TRIAL_BEGIN:
+		if (i >= 0 && tm->timed && t->trials[i].has_end &&
+		    !t->trials[i].has_begin) {
+			t->mi.end_before_begin++;
+			tr_problem(&t->mi, tm->line,
+				   "TRIAL_BEGIN param_id=%s comes after a TRIAL_END without a TRIAL_BEGIN: a new instance of the trial",
+				   mk->param_id);
+		}
 		if (i < 0 || (tm->timed && (t->trials[i].has_begin ||
 					    t->trials[i].has_end)))
 			i = trial_new(t, idx, mk->param_id);
@@ -477,6 +516,9 @@ static int group_marks(struct intake *in)
 	for (i = 0; i < in->n && !err; i++)
 		err = route_mark(t, idx, &in->v[i]);
 	hmap__free(idx);
+	if (t->mi.end_before_begin)
+		p_warn("report: %llu TRIAL_END marks came before their trial's TRIAL_BEGIN (clocks out of step?); each split its trial in two",
+		       (unsigned long long)t->mi.end_before_begin);
 	return err;
 }
 
@@ -531,36 +573,82 @@ static void check_task(struct trials *t, struct tr_trial *tr,
 	}
 }
 
-static void count_inputs(struct trials *t, struct tr_trial *tr)
+static int cmp_int(const void *a, const void *b)
 {
-	int i, j, n_w = 0, first_w = -1;
+	int x = *(const int *)a, y = *(const int *)b;
 
+	return x < y ? -1 : x > y;
+}
+
+/* The workers of a trial's tasks of one kind, sorted; NULL: no memory. */
+int *tr_task_workers(const struct trials *t, const struct tr_trial *tr,
+		     __u32 kind, int *n)
+{
+	int *v = malloc((size_t)(tr->n_tasks + 1) * sizeof(*v)), i;
+
+	*n = 0;
+	if (!v)
+		return NULL;
+	for (i = 0; i < tr->n_tasks; i++)
+		if (t->tasks[tr->tasks[i]].kind == kind)
+			v[(*n)++] = t->tasks[tr->tasks[i]].worker;
+	if (*n > 1)
+		qsort(v, *n, sizeof(*v), cmp_int);
+	return v;
+}
+
+/* How many of the sorted v[0..n) are x. */
+int tr_count_sorted(const int *v, int n, int x)
+{
+	int lo = 0, hi = n, mid, first;
+
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		if (v[mid] < x)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	first = lo;
+	for (hi = n; lo < hi;) {
+		mid = lo + (hi - lo) / 2;
+		if (v[mid] <= x)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo - first;
+}
+
+/* Aggregation workers (split?), inputs local to each, the unique bytes. */
+static int count_inputs(struct trials *t, struct tr_trial *tr)
+{
+	int n_sim, n_agg, n_w = 0, i;
+	int *sims = tr_task_workers(t, tr, XT_MARK_SIM, &n_sim);
+	int *aggs = tr_task_workers(t, tr, XT_MARK_AGG, &n_agg);
+
+	if (!sims || !aggs) {
+		free(sims);
+		free(aggs);
+		return -ENOMEM;
+	}
+	for (i = 0; i < n_agg; i++)
+		if (!i || aggs[i] != aggs[i - 1])
+			n_w++;
 	for (i = 0; i < tr->n_tasks; i++) {
 		struct tr_task *g = &t->tasks[tr->tasks[i]];
 
 		if (g->kind != XT_MARK_AGG)
 			continue;
-		if (first_w < 0)
-			first_w = g->worker, n_w = 1;
-		for (j = 0; j < i; j++) {
-			struct tr_task *h = &t->tasks[tr->tasks[j]];
-
-			if (h->kind == XT_MARK_AGG && h->worker == g->worker)
-				break;
-		}
-		if (j == i && g->worker != first_w)
-			n_w++;
 		if (g->claimed_bytes > tr->unique_bytes)
 			tr->unique_bytes = g->claimed_bytes;
-		for (j = 0; j < tr->n_tasks; j++) {
-			struct tr_task *s = &t->tasks[tr->tasks[j]];
-
-			if (s->kind == XT_MARK_SIM && s->worker == g->worker)
-				g->local_inputs++;
-		}
+		g->local_inputs += tr_count_sorted(sims, n_sim, g->worker);
 	}
 	tr->n_agg_workers = n_w;
 	tr->split = n_w > 1;
+	free(sims);
+	free(aggs);
+	return 0;
 }
 
 /*
@@ -593,7 +681,7 @@ static void check_claims(struct trials *t)
 	}
 }
 
-static void finish_trial(struct trials *t, struct tr_trial *tr)
+static int finish_trial(struct trials *t, struct tr_trial *tr)
 {
 	bool any_task = false;
 	__s64 lo = 0, hi = 0;
@@ -615,7 +703,8 @@ static void finish_trial(struct trials *t, struct tr_trial *tr)
 			hi = k->end;
 		any_task = true;
 	}
-	count_inputs(t, tr);
+	if (count_inputs(t, tr))
+		return -ENOMEM;
 	tr->t0 = tr->has_begin ? tr->begin : lo;
 	tr->t1 = tr->has_end ? tr->end : hi;
 	if (tr->has_begin && !tr->has_end && !any_task)
@@ -633,13 +722,51 @@ static void finish_trial(struct trials *t, struct tr_trial *tr)
 		tr->dropped = true;
 		t->mi.trials_outside++;
 	}
+	return 0;
+}
+
+struct pname {			/* a local process by one of its names */
+	const char *name;
+	int prio;		/* 0: its endpoint name, 1: a listener */
+	int proc;
+};
+
+static int cmp_pname(const void *a, const void *b)
+{
+	const struct pname *x = a, *y = b;
+	int c = strcmp(x->name, y->name);
+
+	if (c)
+		return c;
+	if (x->prio != y->prio)
+		return x->prio - y->prio;
+	return x->proc - y->proc;
+}
+
+/* The process named name (endpoint first, then listeners), or NULL. */
+static const struct mproc *pname_find(const struct model *m,
+				      const struct pname *v, int n,
+				      const char *name)
+{
+	int lo = 0, hi = n, mid;
+
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		if (strcmp(v[mid].name, name) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < n && !strcmp(v[lo].name, name) ? m->procs[v[lo].proc] :
+	       NULL;
 }
 
 /* Local processes for the workers the marks name, or role=worker ones. */
 static int resolve_workers(struct trials *t)
 {
 	const struct model *m = t->m;
-	int i, j, k;
+	struct pname *v;
+	int i, j, k, n = 0;
 
 	if (!t->n_workers) {
 		for (i = 0; i < m->n_procs; i++)
@@ -647,20 +774,23 @@ static int resolve_workers(struct trials *t)
 			    tr_worker_get(t, m->procs[i]->name, false) < 0)
 				return -ENOMEM;
 	}
-	for (k = 0; k < t->n_workers; k++) {
-		struct tr_worker *w = &t->workers[k];
+	for (i = 0; i < m->n_procs; i++)
+		n += 1 + m->procs[i]->n_listens;
+	v = calloc(n + 1, sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	for (i = 0, n = 0; i < m->n_procs; i++) {
+		const struct mproc *p = m->procs[i];
 
-		for (i = 0; i < m->n_procs && !w->proc; i++)
-			if (!strcmp(m->procs[i]->name, w->name))
-				w->proc = m->procs[i];
-		for (i = 0; i < m->n_procs && !w->proc; i++) {
-			const struct mproc *p = m->procs[i];
-
-			for (j = 0; j < p->n_listens; j++)
-				if (!strcmp(p->listens[j]->name, w->name))
-					w->proc = p;
-		}
+		v[n++] = (struct pname){ p->name, 0, i };
+		for (j = 0; j < p->n_listens; j++)
+			v[n++] = (struct pname){ p->listens[j]->name, 1, i };
 	}
+	if (n > 1)
+		qsort(v, n, sizeof(*v), cmp_pname);
+	for (k = 0; k < t->n_workers; k++)
+		t->workers[k].proc = pname_find(m, v, n, t->workers[k].name);
+	free(v);
 	return 0;
 }
 
@@ -710,9 +840,10 @@ int trials__analyze(const char *trace_path, const struct model *m,
 		return err;
 	}
 	check_claims(t);
-	for (i = 0; i < t->n_trials; i++)
-		finish_trial(t, &t->trials[i]);
-	if (resolve_workers(t)) {
+	for (i = 0; i < t->n_trials && !err; i++)
+		err = finish_trial(t, &t->trials[i]);
+	if (err || resolve_workers(t)) {
+		p_err("report: out of memory reading marks");
 		trials__free(t);
 		return -ENOMEM;
 	}
@@ -743,13 +874,12 @@ void trials__free(struct trials *t)
 		free(w->xfer_pool);
 		free(w->xfer_den);
 	}
-	for (i = 0; i < t->n_demands; i++) {
-		free(t->demands[i].need_from);
-		free(t->demands[i].rem_from);
-	}
+	for (i = 0; i < t->n_demands; i++)
+		free(t->demands[i].from);
 	free(t->trials);
 	free(t->tasks);
 	free(t->workers);
+	hmap__free(t->w_idx);
 	free(t->bin_lo);
 	free(t->bin_hi);
 	free(t->samples);

@@ -45,6 +45,7 @@ struct trials_opts {
 };
 
 struct trials;
+struct hmap;
 
 /* Marks given or live marks in the trace: is there anything to do? */
 bool trials__wanted(const struct model *m, const struct trials_opts *o);
@@ -133,6 +134,7 @@ struct tr_trial {
 	int *tasks;
 	int n_tasks;
 	int next;		/* next instance of the same param_id */
+	int last, n_inst;	/* on the first instance: the latest, count */
 	/* results */
 	__u64 compute_ns, comm_ns, bytes, transfer_ns;
 };
@@ -147,7 +149,8 @@ struct tr_worker {
 	bool from_marks;
 	bool have_active;		/* PROC_DELTA records seen */
 	struct tr_bin_series *s;	/* n_bins, NULL if not local */
-	/* per bin, what task-level sharing left for the trial level */
+	/* per bin (only for local workers and those that received bytes),
+	 * what task-level sharing left for the trial level */
 	__u64 *left_bytes, *left_compute, *left_comm;
 	/* per bin, the burst-active time to share and the bytes it covers */
 	__u64 *xfer_pool, *xfer_den;
@@ -163,11 +166,16 @@ struct tr_sample {		/* bytes src -> dst within one bin */
 	__u64 left;		/* scratch: not yet shared */
 };
 
+struct tr_need {		/* a fetch's need from one source worker */
+	int worker;
+	__u64 need, rem;
+};
+
 struct tr_demand {		/* one trial's fetch into one worker */
 	int trial, worker;
 	__s64 a, b;		/* fetch window: last sim end .. agg start */
-	__u64 *need_from;	/* n_workers + 1 (last: unknown place) */
-	__u64 *rem_from;
+	struct tr_need *from;	/* sorted by worker; n_workers: unknown */
+	int n_from;
 	__u64 need, rem;
 	__u64 allow;		/* overhead still allowed beyond the need */
 	__u32 remote;		/* inputs computed elsewhere */
@@ -182,6 +190,7 @@ struct tr_marks_info {
 	char path[256];
 	__u64 lines, marks, ignored, bad, bad_dropped;
 	__u64 outside, untimed, clipped, implausible, used;
+	__u64 end_before_begin;	/* TRIAL_END seen before its TRIAL_BEGIN */
 	__u64 trials_outside;
 	struct tr_problem *problems;
 	int n_problems;
@@ -200,6 +209,7 @@ struct trials {
 	int n_tasks;
 	struct tr_worker *workers;
 	int n_workers;
+	struct hmap *w_idx;		/* worker name hash -> index + 1 */
 	__s64 *bin_lo, *bin_hi;
 	int n_bins;
 	struct tr_sample *samples;
@@ -228,6 +238,9 @@ void tr_problem(struct tr_marks_info *mi, __u64 line, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 void tr_split_int(__u64 total, const double *w, int n, __u64 *out);
 double tr_percentile(double *v, int n, double p);
+int *tr_task_workers(const struct trials *t, const struct tr_trial *tr,
+		     __u32 kind, int *n);
+int tr_count_sorted(const int *v, int n, int x);
 /* trials_attr.c */
 int tr_attribute(struct trials *t, const char *trace_path);
 /* trials_out.c */

@@ -128,27 +128,54 @@ static int read_bins(struct trials *t, const char *path)
 
 /* ---- series ---- */
 
+/* Per-bin CPU series for the local workers. */
 static int alloc_series(struct trials *t)
 {
-	int i, n = t->n_bins;
+	int i;
 
 	for (i = 0; i < t->n_workers; i++) {
 		struct tr_worker *w = &t->workers[i];
 
 		if (w->proc) {
-			w->s = calloc(n, sizeof(*w->s));
+			w->s = calloc(t->n_bins, sizeof(*w->s));
 			if (!w->s)
 				return -ENOMEM;
 		}
+	}
+	return 0;
+}
+
+/*
+ * What is left per bin, for the workers that can have any: local ones and
+ * those that received bytes. Workers only named in marks have none, so
+ * memory follows the trace, not the number of marks.
+ */
+static int alloc_left(struct trials *t)
+{
+	int i, n = t->n_bins;
+	bool *rx = calloc(t->n_workers + 1, sizeof(*rx));
+
+	if (!rx)
+		return -ENOMEM;
+	for (i = 0; i < t->n_samples; i++)
+		rx[t->samples[i].dst] = true;
+	for (i = 0; i < t->n_workers; i++) {
+		struct tr_worker *w = &t->workers[i];
+
+		if (!w->proc && !rx[i])
+			continue;
 		w->left_bytes = calloc(n, sizeof(__u64));
 		w->left_compute = calloc(n, sizeof(__u64));
 		w->left_comm = calloc(n, sizeof(__u64));
 		w->xfer_pool = calloc(n, sizeof(__u64));
 		w->xfer_den = calloc(n, sizeof(__u64));
 		if (!w->left_bytes || !w->left_compute || !w->left_comm ||
-		    !w->xfer_pool || !w->xfer_den)
+		    !w->xfer_pool || !w->xfer_den) {
+			free(rx);
 			return -ENOMEM;
+		}
 	}
+	free(rx);
 	return 0;
 }
 
@@ -396,16 +423,17 @@ static void set_window(struct trials *t)
 
 /* ---- demands: one per trial and aggregation worker ---- */
 
-static struct tr_demand *demand_get(struct trials *t, int trial, int worker)
+/* One trial's fetch into one worker, found or made. */
+static struct tr_demand *demand_get(struct trials *t, struct hmap *idx,
+				    int trial, int worker)
 {
+	__u64 h = hkey2(trial, worker);
 	struct tr_demand *d;
-	int i, n = t->n_workers + 1;
+	void *v;
 
-	for (i = t->n_demands - 1; i >= 0; i--) {
-		d = &t->demands[i];
-		if (d->trial != trial)
-			break;
-		if (d->worker == worker)
+	for (; (v = hmap__get(idx, h)); h++) {
+		d = &t->demands[(long)v - 1];
+		if (d->trial == trial && d->worker == worker)
 			return d;
 	}
 	if ((t->n_demands & (t->n_demands - 1)) == 0) {
@@ -415,48 +443,73 @@ static struct tr_demand *demand_get(struct trials *t, int trial, int worker)
 			return NULL;
 		t->demands = d;
 	}
-	d = &t->demands[t->n_demands];
+	if (hmap__put(idx, h, (void *)(long)(t->n_demands + 1)))
+		return NULL;
+	d = &t->demands[t->n_demands++];
 	memset(d, 0, sizeof(*d));
 	d->trial = trial;
 	d->worker = worker;
-	d->need_from = calloc(n, sizeof(__u64));
-	d->rem_from = calloc(n, sizeof(__u64));
-	if (!d->need_from || !d->rem_from) {
-		free(d->need_from);
-		free(d->rem_from);
-		return NULL;
-	}
-	t->n_demands++;
 	return d;
 }
 
-/* What the demand needs: inputs computed elsewhere, at the claimed size. */
-static void demand_need(struct trials *t, struct tr_trial *tr,
-			struct tr_demand *d, double per_input, __u32 n_inputs)
+/* The demand's need from worker w (n_workers: unknown place), or NULL. */
+static struct tr_need *need_of(const struct tr_demand *d, int w)
 {
-	int i, known = 0, remote = 0;
+	int lo = 0, hi = d->n_from, mid;
 
-	for (i = 0; i < tr->n_tasks; i++) {
-		const struct tr_task *s = &t->tasks[tr->tasks[i]];
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		if (d->from[mid].worker < w)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < d->n_from && d->from[lo].worker == w ? &d->from[lo] : NULL;
+}
 
-		if (s->kind != XT_MARK_SIM)
+static __u64 rem_of(const struct tr_demand *d, int w)
+{
+	const struct tr_need *n = need_of(d, w);
+
+	return n ? n->rem : 0;
+}
+
+/*
+ * What the demand needs: inputs computed elsewhere, at the claimed size.
+ * sims: the workers of the trial's SIM tasks, sorted.
+ */
+static int demand_need(struct trials *t, struct tr_trial *tr,
+		       struct tr_demand *d, double per_input, __u32 n_inputs,
+		       const int *sims, int n_sim)
+{
+	__u64 each = (__u64)(per_input + 0.5);
+	int i, j, k = 0, remote = 0;
+
+	for (i = 0; i < n_sim; i++)
+		k += (!i || sims[i] != sims[i - 1]) && sims[i] != d->worker;
+	d->from = calloc(k + 1, sizeof(*d->from));
+	if (!d->from)
+		return -ENOMEM;
+	for (i = 0; i < n_sim; i = j) {
+		for (j = i; j < n_sim && sims[j] == sims[i]; j++)
+			;
+		if (sims[i] == d->worker)
 			continue;
-		known++;
-		if (s->worker != d->worker) {
-			d->need_from[s->worker] += (__u64)(per_input + 0.5);
-			remote++;
-		}
+		d->from[d->n_from++] = (struct tr_need){ sims[i],
+							 each * (j - i), 0 };
+		remote += j - i;
 	}
-	if (n_inputs > (__u32)known) {
-		d->need_from[t->n_workers] +=
-			(__u64)((n_inputs - known) * per_input + 0.5);
-		remote += n_inputs - known;
+	if (n_inputs > (__u32)n_sim) {
+		d->from[d->n_from++] = (struct tr_need){ t->n_workers,
+			(__u64)((n_inputs - n_sim) * per_input + 0.5), 0 };
+		remote += n_inputs - n_sim;
 	}
-	for (i = 0; i <= t->n_workers; i++)
-		d->need += d->need_from[i];
+	for (i = 0; i < d->n_from; i++)
+		d->need += d->from[i].need;
 	d->remote = remote;
 	d->per_input = per_input;
 	tr->need_bytes += d->need;
+	return 0;
 }
 
 /* Start a sharing pass: needs in full, overhead allowed up to frac. */
@@ -467,8 +520,8 @@ static void demands_reset(struct trials *t, double frac)
 	for (i = 0; i < t->n_demands; i++) {
 		struct tr_demand *d = &t->demands[i];
 
-		for (j = 0; j <= t->n_workers; j++)
-			d->rem_from[j] = d->need_from[j];
+		for (j = 0; j < d->n_from; j++)
+			d->from[j].rem = d->from[j].need;
 		d->rem = d->need;
 		d->got = d->got_need = d->transfer_ns = d->bin_got = 0;
 		d->allow = frac < 0 ? ~0ull >> 2 : (__u64)(d->need * frac) +
@@ -477,18 +530,69 @@ static void demands_reset(struct trials *t, double frac)
 	for (i = 0; i < t->n_workers; i++) {
 		struct tr_worker *w = &t->workers[i];
 
+		if (!w->left_bytes)
+			continue;
 		memset(w->left_bytes, 0, t->n_bins * sizeof(__u64));
 		memset(w->xfer_pool, 0, t->n_bins * sizeof(__u64));
 		memset(w->xfer_den, 0, t->n_bins * sizeof(__u64));
 	}
 }
 
-static int trial_demands(struct trials *t, int ti)
+/* Each demand's largest claim per input and input count, in one pass. */
+static void demand_claims(struct trials *t, struct tr_trial *tr, int first,
+			  double *per, __u32 *n_in)
+{
+	int i;
+
+	for (i = 0; i < tr->n_tasks; i++) {
+		const struct tr_task *g = &t->tasks[tr->tasks[i]];
+		int k = g->demand - first;
+
+		if (g->demand < first || !g->n_inputs)
+			continue;
+		if (g->claimed_bytes / g->n_inputs > per[k])
+			per[k] = g->claimed_bytes / g->n_inputs;
+		if (g->n_inputs > n_in[k])
+			n_in[k] = g->n_inputs;
+	}
+}
+
+static int trial_fetches(struct trials *t, int ti, struct hmap *idx,
+			 __s64 *agg_end)
+{
+	struct tr_trial *tr = &t->trials[ti];
+	int i;
+
+	for (i = 0; i < tr->n_tasks; i++) {
+		struct tr_task *g = &t->tasks[tr->tasks[i]];
+		struct tr_demand *d;
+
+		/* An aggregation's window must be sound to share bytes. */
+		if (g->kind != XT_MARK_AGG || !g->cpu_ok)
+			continue;
+		d = demand_get(t, idx, ti, g->worker);
+		if (!d)
+			return -ENOMEM;
+		g->demand = d - t->demands;
+		if (!d->n_aggs++ || g->start > d->b)
+			d->b = g->start;
+		if (g->claimed_bytes > d->claimed_bytes)
+			d->claimed_bytes = g->claimed_bytes;
+		if (g->end > *agg_end)
+			*agg_end = g->end;
+	}
+	return 0;
+}
+
+static int trial_demands(struct trials *t, int ti, struct hmap *idx)
 {
 	struct tr_trial *tr = &t->trials[ti];
 	__s64 last_sim = 0, agg_end = 0;
 	bool have_sim = false;
-	int i, first = t->n_demands;
+	int i, n_sim, first = t->n_demands, err;
+	int *sims = NULL;
+	double *per = NULL;
+	__u32 *n_in = NULL;
 
 	for (i = 0; i < tr->n_tasks; i++) {
 		const struct tr_task *s = &t->tasks[tr->tasks[i]];
@@ -499,40 +603,19 @@ static int trial_demands(struct trials *t, int ti)
 			have_sim = true;
 		}
 	}
-	for (i = 0; i < tr->n_tasks; i++) {
-		struct tr_task *g = &t->tasks[tr->tasks[i]];
-		struct tr_demand *d;
-
-		/* An aggregation's window must be sound to share bytes. */
-		if (g->kind != XT_MARK_AGG || !g->cpu_ok)
-			continue;
-		d = demand_get(t, ti, g->worker);
-		if (!d)
-			return -ENOMEM;
-		g->demand = d - t->demands;
-		if (!d->n_aggs++ || g->start > d->b)
-			d->b = g->start;
-		if (g->claimed_bytes > d->claimed_bytes)
-			d->claimed_bytes = g->claimed_bytes;
-		if (g->end > agg_end)
-			agg_end = g->end;
-	}
+	err = trial_fetches(t, ti, idx, &agg_end);
+	if (err || first == t->n_demands)
+		return err;
+	sims = tr_task_workers(t, tr, XT_MARK_SIM, &n_sim);
+	per = calloc(t->n_demands - first, sizeof(*per));
+	n_in = calloc(t->n_demands - first, sizeof(*n_in));
+	err = -ENOMEM;
+	if (!sims || !per || !n_in)
+		goto out;
+	demand_claims(t, tr, first, per, n_in);
 	for (i = first; i < t->n_demands; i++) {
 		struct tr_demand *d = &t->demands[i];
-		__u32 n_in = 0;
-		double per = 0;
-		int j;
 
-		for (j = 0; j < tr->n_tasks; j++) {
-			const struct tr_task *g = &t->tasks[tr->tasks[j]];
-
-			if (g->demand != i || !g->n_inputs)
-				continue;
-			if (g->claimed_bytes / g->n_inputs > per)
-				per = g->claimed_bytes / g->n_inputs;
-			if (g->n_inputs > n_in)
-				n_in = g->n_inputs;
-		}
 		/* Inputs become fetchable when the last one is computed. */
 		d->a = have_sim ? last_sim : tr->t0;
 		if (tr->has_begin && d->a < tr->begin)
@@ -541,23 +624,32 @@ static int trial_demands(struct trials *t, int ti)
 			d->b = agg_end;
 		if (d->b < d->a)
 			d->a = d->b;
-		demand_need(t, tr, d, per, n_in);
+		if (demand_need(t, tr, d, per[i - first], n_in[i - first],
+				sims, n_sim))
+			goto out;
 	}
-	return 0;
+	err = 0;
+out:
+	free(sims);
+	free(per);
+	free(n_in);
+	return err;
 }
 
 static int build_demands(struct trials *t)
 {
-	int i, err;
+	struct hmap *idx = hmap__new();
+	int i, err = 0;
 
-	for (i = 0; i < t->n_trials; i++) {
+	if (!idx)
+		return -ENOMEM;
+	for (i = 0; i < t->n_trials && !err; i++) {
 		if (t->trials[i].mode != TR_TASK || t->trials[i].dropped)
 			continue;
-		err = trial_demands(t, i);
-		if (err)
-			return err;
+		err = trial_demands(t, i, idx);
 	}
-	return 0;
+	hmap__free(idx);
+	return err;
 }
 
 /* ---- bytes ---- */
@@ -602,7 +694,7 @@ static unsigned int fit_set(const struct trials *t, const struct tr_sample *s,
 	int idx[FIT_MAX], n = 0, j;
 
 	for (j = 0; j < nc; j++) {
-		if (!c[j]->rem_from[s->src] || !c[j]->rem)
+		if (!rem_of(c[j], s->src) || !c[j]->rem)
 			continue;
 		if (n == FIT_MAX)
 			return 0;
@@ -615,8 +707,8 @@ static unsigned int fit_set(const struct trials *t, const struct tr_sample *s,
 
 		for (j = 0; j < n; j++) {
 			const struct tr_demand *d = c[idx[j]];
-			__u64 x = d->rem_from[s->src] < d->rem ?
-				  d->rem_from[s->src] : d->rem;
+			__u64 r = rem_of(d, s->src);
+			__u64 x = r < d->rem ? r : d->rem;
 
 			if (!(mask & (1u << j)))
 				continue;
@@ -642,9 +734,13 @@ static unsigned int fit_set(const struct trials *t, const struct tr_sample *s,
 
 static void take_need(struct tr_demand *d, struct tr_sample *s)
 {
-	__u64 x = min3(s->left, d->rem_from[s->src], d->rem);
+	struct tr_need *n = need_of(d, s->src);
+	__u64 x;
 
-	d->rem_from[s->src] -= x;
+	if (!n)
+		return;
+	x = min3(s->left, n->rem, d->rem);
+	n->rem -= x;
 	give_need(d, s, x);
 }
 
@@ -681,9 +777,11 @@ static void share_any(struct trials *t, struct tr_sample *s, int ns,
 
 	for (i = 0; i < ns; i++)
 		for (j = 0; j < nc && s[i].left; j++) {
+			struct tr_need *n = need_of(c[j], unk);
+
 			x = s[i].left < c[j]->rem ? s[i].left : c[j]->rem;
-			c[j]->rem_from[unk] -= x < c[j]->rem_from[unk] ?
-					       x : c[j]->rem_from[unk];
+			if (n)
+				n->rem -= x < n->rem ? x : n->rem;
 			give_need(c[j], &s[i], x);
 		}
 }
@@ -1061,6 +1159,8 @@ static int share_trial_level(struct trials *t)
 	for (w = 0; n && w < t->n_workers; w++) {
 		struct tr_worker *wk = &t->workers[w];
 
+		if (!wk->left_bytes)
+			continue;
 		for (b = t->win_lo, p = 0, na = 0; b <= t->win_hi; b++) {
 			/* Sweep: add trials that began, drop those that ended. */
 			while (p < n && t->trials[ord[p]].t0 < t->bin_hi[b])
@@ -1108,7 +1208,7 @@ static void sum_up(struct trials *t)
 	for (w = 0; w < t->n_workers && t->have_window; w++) {
 		struct tr_worker *wk = &t->workers[w];
 
-		for (b = t->win_lo; b <= t->win_hi; b++) {
+		for (b = t->win_lo; wk->left_bytes && b <= t->win_hi; b++) {
 			t->un_bytes += wk->left_bytes[b];
 			t->un_compute += wk->left_compute[b];
 			t->un_comm += wk->left_comm[b];
@@ -1151,6 +1251,9 @@ int tr_attribute(struct trials *t, const char *trace_path)
 	if (err)
 		goto out;
 	merge_samples(t);
+	err = alloc_left(t);
+	if (err)
+		goto out;
 	set_window(t);
 	err = build_demands(t);
 	if (err || !t->have_window)
