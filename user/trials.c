@@ -14,22 +14,62 @@
 #include "trials.h"
 #include "util.h"
 
+/*
+ * A mark waiting to be sorted: its numbers, and its four strings packed
+ * in the intake's arena (a mark file can hold millions of them).
+ */
 struct tr_mark {
-	struct xt_mark mk;
 	__s64 t;		/* trace monotonic ns, if timed */
+	__u64 line;
+	size_t str;		/* param_id, run_id, target, worker in arena */
+	__u64 seed;
+	double mb, dur_ms;
+	__u32 kind, n_in, n_out;
 	bool timed;
 	bool outside;		/* had a time, but far outside the trace */
-	__u64 line;
 };
 
 struct intake {
 	struct trials *t;
 	struct tr_mark *v;
 	int n, cap;
+	char *arena;
+	size_t a_len, a_cap;
 	bool live;
 };
 
 /* ---- small helpers shared by the trials modules ---- */
+
+/* Strings in blocks that never move: one allocation per many strings. */
+struct tr_pool {
+	struct tr_pool *next;
+	size_t used, size;
+	char buf[];
+};
+
+#define TR_POOL_BLOCK	(1 << 20)
+
+const char *tr_strdup(struct trials *t, const char *s)
+{
+	size_t n = strlen(s) + 1, size;
+	struct tr_pool *p = t->pool;
+	char *r;
+
+	if (!p || p->size - p->used < n) {
+		size = n > TR_POOL_BLOCK ? n : TR_POOL_BLOCK;
+		p = malloc(sizeof(*p) + size);
+		if (!p)
+			return NULL;
+		p->used = 0;
+		p->size = size;
+		p->next = t->pool;
+		t->pool = p;
+	}
+	r = p->buf + p->used;
+	memcpy(r, s, n);
+	p->used += n;
+	return r;
+}
 
 void tr_problem(struct tr_marks_info *mi, __u64 line, const char *fmt, ...)
 {
@@ -193,7 +233,9 @@ int tr_worker_get(struct trials *t, const char *name, bool from_marks)
 	}
 	w = &t->workers[t->n_workers];
 	memset(w, 0, sizeof(*w));
-	snprintf(w->name, sizeof(w->name), "%s", name);
+	w->name = tr_strdup(t, name);
+	if (!w->name)
+		return -ENOMEM;
 	w->from_marks = from_marks;
 	return t->n_workers++;
 }
@@ -215,14 +257,65 @@ static struct tr_mark *intake_push(struct intake *in)
 	return &in->v[in->n++];
 }
 
+/* Append the mark's strings to the arena; their offset, or -1. */
+static ssize_t intake_strs(struct intake *in, const struct xt_mark *mk)
+{
+	const char *f[4] = { mk->param_id, mk->run_id, mk->target, mk->worker };
+	size_t len[4], need = 0, at = in->a_len, cap;
+	char *a;
+	int i;
+
+	for (i = 0; i < 4; i++)
+		need += (len[i] = strnlen(f[i], XT_MARK_WORKER_LEN - 1)) + 1;
+	if (in->a_len + need > in->a_cap) {
+		cap = in->a_cap ? in->a_cap : 65536;
+		while (cap < in->a_len + need)
+			cap *= 2;
+		a = realloc(in->arena, cap);
+		if (!a)
+			return -1;
+		in->arena = a;
+		in->a_cap = cap;
+	}
+	for (i = 0; i < 4; i++) {
+		memcpy(in->arena + in->a_len, f[i], len[i]);
+		in->arena[in->a_len + len[i]] = 0;
+		in->a_len += len[i] + 1;
+	}
+	return at;
+}
+
+/* The mark back as parsed (minus what routing does not use). */
+static void intake_mark(const struct intake *in, const struct tr_mark *tm,
+			struct xt_mark *mk)
+{
+	const char *s = in->arena + tm->str;
+
+	memset(mk, 0, sizeof(*mk));
+	mk->kind = tm->kind;
+	mk->seed = tm->seed;
+	mk->n_sim_returns = tm->n_in;
+	mk->n_outputs = tm->n_out;
+	mk->total_inline_mb = tm->mb;
+	mk->duration_ms = tm->dur_ms;
+	snprintf(mk->param_id, sizeof(mk->param_id), "%s", s);
+	s += strlen(s) + 1;
+	snprintf(mk->run_id, sizeof(mk->run_id), "%s", s);
+	s += strlen(s) + 1;
+	snprintf(mk->target, sizeof(mk->target), "%s", s);
+	s += strlen(s) + 1;
+	snprintf(mk->worker, sizeof(mk->worker), "%s", s);
+}
+
 /* A mark's time on the trace clock; flags one far outside the trace. */
-static void place_mark(struct intake *in, struct tr_mark *tm, __u64 live_ns)
+static void place_mark(struct intake *in, struct tr_mark *tm,
+		       const struct xt_mark *mk, __u64 live_ns)
 {
 	struct trials *t = in->t;
 	__s64 d;
 
-	if (tm->mk.has_ts) {
-		tm->t = (__s64)(tm->mk.ts_unix_ns - (__u64)t->off);
+	if (mk->has_ts) {
+		tm->t = (__s64)(mk->ts_unix_ns - (__u64)t->off);
 		tm->timed = true;
 	} else if (in->live) {
 		tm->t = (__s64)live_ns;
@@ -233,8 +326,8 @@ static void place_mark(struct intake *in, struct tr_mark *tm, __u64 live_ns)
 	}
 	if (t->span1 <= t->span0)
 		return;
-	d = tm->t < t->span0 ? t->span0 - tm->t :
-	    tm->t > t->span1 ? tm->t - t->span1 : 0;
+	d = tm->t < t->span0 ? tr_sub(t->span0, tm->t) :
+	    tm->t > t->span1 ? tr_sub(tm->t, t->span1) : 0;
 	if (d <= TRIALS_OUTSIDE_NS)
 		return;
 	tm->timed = false;
@@ -242,7 +335,7 @@ static void place_mark(struct intake *in, struct tr_mark *tm, __u64 live_ns)
 	t->mi.outside++;
 	tr_problem(&t->mi, tm->line,
 		   "%s param_id=%s: timestamp %.1f s %s the trace (wrong clock or another run); used without a time",
-		   mark_kind__name(tm->mk.kind), tm->mk.param_id, d / 1e9,
+		   mark_kind__name(mk->kind), mk->param_id, d / 1e9,
 		   tm->t < t->span0 ? "before" : "after");
 }
 
@@ -250,13 +343,25 @@ static int add_mark(struct intake *in, const struct xt_mark *mk, __u64 line,
 		    __u64 live_ns)
 {
 	struct tr_mark *tm = intake_push(in);
+	ssize_t str;
 
 	if (!tm)
 		return -ENOMEM;
+	str = intake_strs(in, mk);
+	if (str < 0) {
+		in->n--;
+		return -ENOMEM;
+	}
 	memset(tm, 0, sizeof(*tm));
-	tm->mk = *mk;
+	tm->str = str;
+	tm->kind = mk->kind;
+	tm->seed = mk->seed;
+	tm->n_in = mk->n_sim_returns;
+	tm->n_out = mk->n_outputs;
+	tm->mb = mk->total_inline_mb;
+	tm->dur_ms = mk->duration_ms;
 	tm->line = line;
-	place_mark(in, tm, live_ns);
+	place_mark(in, tm, mk, live_ns);
 	return 0;
 }
 
@@ -374,14 +479,22 @@ static int trial_new(struct trials *t, struct hmap *idx, const char *pid)
 	tr->next = -1;
 	tr->last = i;
 	tr->n_inst = 1;
-	snprintf(tr->param_id, sizeof(tr->param_id), "%s", pid);
+	tr->run_id = "";
 	if (first >= 0) {
+		char id[XT_MARK_ID_LEN + 12];
+
+		tr->param_id = t->trials[first].param_id;
 		t->trials[t->trials[first].last].next = i;
 		t->trials[first].last = i;
-		snprintf(tr->id, sizeof(tr->id), "%s#%d", pid,
+		snprintf(id, sizeof(id), "%s#%d", pid,
 			 ++t->trials[first].n_inst);
+		tr->id = tr_strdup(t, id);
+		if (!tr->id)
+			return -ENOMEM;
 	} else {
-		snprintf(tr->id, sizeof(tr->id), "%s", pid);
+		tr->param_id = tr->id = tr_strdup(t, pid);
+		if (!tr->id)
+			return -ENOMEM;
 		while (hmap__get(idx, h))
 			h++;
 		if (hmap__put(idx, h, (void *)(long)(i + 1)))
@@ -402,9 +515,9 @@ static int cmp_mark(const void *a, const void *b)
 	return x->line < y->line ? -1 : x->line > y->line;
 }
 
-static int add_task(struct trials *t, int trial, const struct tr_mark *tm)
+static int add_task(struct trials *t, int trial, const struct tr_mark *tm,
+		    const struct xt_mark *mk)
 {
-	const struct xt_mark *mk = &tm->mk;
 	struct tr_task *k;
 	int w;
 
@@ -427,9 +540,11 @@ static int add_task(struct trials *t, int trial, const struct tr_mark *tm)
 	k->end = tm->t;
 	k->dur_ms = mk->duration_ms;
 	k->dur_ns = (__u64)llround(mk->duration_ms * 1e6);
-	k->start = k->end - (__s64)k->dur_ns;
+	k->start = tr_sub(k->end, (__s64)k->dur_ns);
 	k->seed = mk->seed;
-	snprintf(k->target, sizeof(k->target), "%s", mk->target);
+	k->target = tr_strdup(t, mk->target);
+	if (!k->target)
+		return -ENOMEM;
 	k->n_inputs = mk->n_sim_returns;
 	k->n_outputs = mk->n_outputs;
 	k->claimed_bytes = mk->total_inline_mb * 1e6;
@@ -440,9 +555,8 @@ static int add_task(struct trials *t, int trial, const struct tr_mark *tm)
 
 /* Put one mark into its trial (marks come sorted by time). */
 static int route_mark(struct trials *t, struct hmap *idx,
-		      const struct tr_mark *tm)
+		      const struct tr_mark *tm, const struct xt_mark *mk)
 {
-	const struct xt_mark *mk = &tm->mk;
 	int i = trial_latest(t, idx, mk->param_id);
 	struct tr_trial *tr;
 
@@ -488,13 +602,14 @@ static int route_mark(struct trials *t, struct hmap *idx,
 			i = trial_new(t, idx, mk->param_id);
 		if (i < 0)
 			return i;
-		if (add_task(t, i, tm))
+		if (add_task(t, i, tm, mk))
 			return -ENOMEM;
 		break;
 	}
 	tr = &t->trials[i];
-	if (mk->run_id[0] && !tr->run_id[0])
-		snprintf(tr->run_id, sizeof(tr->run_id), "%s", mk->run_id);
+	if (mk->run_id[0] && !tr->run_id[0] &&
+	    !(tr->run_id = tr_strdup(t, mk->run_id)))
+		return -ENOMEM;
 	if (tm->timed)
 		tr->n_in_trace++;
 	else if (tm->outside)
@@ -507,14 +622,17 @@ static int group_marks(struct intake *in)
 {
 	struct trials *t = in->t;
 	struct hmap *idx = hmap__new();
+	struct xt_mark mk;
 	int i, err = 0;
 
 	if (!idx)
 		return -ENOMEM;
 	if (in->n)
 		qsort(in->v, in->n, sizeof(*in->v), cmp_mark);
-	for (i = 0; i < in->n && !err; i++)
-		err = route_mark(t, idx, &in->v[i]);
+	for (i = 0; i < in->n && !err; i++) {
+		intake_mark(in, &in->v[i], &mk);
+		err = route_mark(t, idx, &in->v[i], &mk);
+	}
 	hmap__free(idx);
 	if (t->mi.end_before_begin)
 		p_warn("report: %llu TRIAL_END marks came before their trial's TRIAL_BEGIN (clocks out of step?); each split its trial in two",
@@ -522,20 +640,21 @@ static int group_marks(struct intake *in)
 	return err;
 }
 
-/* Index each trial's tasks. */
+/* Index each trial's tasks: slices of one array, in task order. */
 static int index_tasks(struct trials *t)
 {
-	int i;
+	int i, at = 0;
 
+	t->task_idx = calloc(t->n_tasks + 1, sizeof(*t->task_idx));
+	if (!t->task_idx)
+		return -ENOMEM;
 	for (i = 0; i < t->n_tasks; i++)
 		t->trials[t->tasks[i].trial].n_tasks++;
 	for (i = 0; i < t->n_trials; i++) {
 		struct tr_trial *tr = &t->trials[i];
 
-		tr->tasks = calloc(tr->n_tasks ? tr->n_tasks : 1,
-				   sizeof(*tr->tasks));
-		if (!tr->tasks)
-			return -ENOMEM;
+		tr->tasks = t->task_idx + at;
+		at += tr->n_tasks;
 		tr->n_tasks = 0;
 	}
 	for (i = 0; i < t->n_tasks; i++) {
@@ -550,12 +669,12 @@ static int index_tasks(struct trials *t)
 static void check_task(struct trials *t, struct tr_trial *tr,
 		       struct tr_task *k)
 {
-	__s64 span = t->span1 - t->span0;
+	__s64 span = tr_sub(t->span1, t->span0);
 
 	k->cpu_ok = k->timed;
 	if (!k->timed)
 		return;
-	if (span > 0 && (__s64)k->dur_ns > span + TRIALS_OUTSIDE_NS) {
+	if (span > 0 && (__s64)k->dur_ns > tr_add(span, TRIALS_OUTSIDE_NS)) {
 		k->cpu_ok = false;
 		t->mi.clipped++;
 		tr_problem(&t->mi, k->line,
@@ -563,13 +682,13 @@ static void check_task(struct trials *t, struct tr_trial *tr,
 			   mark_kind__name(k->kind), tr->param_id, k->dur_ms);
 		return;
 	}
-	if (tr->has_begin && k->start < tr->begin - t->slack) {
+	if (tr->has_begin && k->start < tr_sub(tr->begin, t->slack)) {
 		k->cpu_ok = false;
 		t->mi.clipped++;
 		tr_problem(&t->mi, k->line,
 			   "%s param_id=%s: duration_ms=%.1f reaches back %.3f s before TRIAL_BEGIN; its window is not used",
 			   mark_kind__name(k->kind), tr->param_id, k->dur_ms,
-			   (tr->begin - k->start) / 1e9);
+			   ((double)tr->begin - (double)k->start) / 1e9);
 	}
 }
 
@@ -806,6 +925,7 @@ static int intake(struct trials *t, const struct trials_opts *o)
 	if (!err)
 		err = group_marks(&in);
 	free(in.v);
+	free(in.arena);
 	return err;
 }
 
@@ -862,8 +982,13 @@ void trials__free(struct trials *t)
 
 	if (!t)
 		return;
-	for (i = 0; i < t->n_trials; i++)
-		free(t->trials[i].tasks);
+	while (t->pool) {
+		struct tr_pool *p = t->pool;
+
+		t->pool = p->next;
+		free(p);
+	}
+	free(t->task_idx);
 	for (i = 0; i < t->n_workers; i++) {
 		struct tr_worker *w = &t->workers[i];
 

@@ -19,6 +19,7 @@
 #define XT_TRIALS_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <jansson.h>
 #include "marks.h"
@@ -99,7 +100,7 @@ struct tr_task {
 	__u64 dur_ns;
 	double dur_ms;
 	__u64 seed;
-	char target[XT_MARK_ID_LEN];
+	const char *target;
 	__u32 n_inputs;		/* AGG: n_sim_returns */
 	__u32 n_outputs;	/* AGG: outputs per input */
 	double claimed_bytes;	/* AGG: total_inline_mb * 1e6 */
@@ -116,10 +117,11 @@ enum tr_mode {
 	TR_TRIAL,		/* TRIAL_BEGIN/END only */
 };
 
+/* Strings of trials, tasks and workers live in t->pool (tr_strdup). */
 struct tr_trial {
-	char id[XT_MARK_ID_LEN + 12];
-	char param_id[XT_MARK_ID_LEN];
-	char run_id[XT_MARK_ID_LEN];
+	const char *id;
+	const char *param_id;
+	const char *run_id;		/* "" if none */
 	bool has_begin, has_end, timed;
 	__s64 begin, end;	/* as logged, when has_begin/has_end */
 	__s64 t0, t1;		/* effective span */
@@ -144,7 +146,7 @@ struct tr_bin_series {		/* per bin, for a worker seen locally */
 };
 
 struct tr_worker {
-	char name[XT_NAME_LEN];
+	const char *name;
 	const struct mproc *proc;	/* local process, or NULL */
 	bool from_marks;
 	bool have_active;		/* PROC_DELTA records seen */
@@ -210,6 +212,8 @@ struct trials {
 	struct tr_worker *workers;
 	int n_workers;
 	struct hmap *w_idx;		/* worker name hash -> index + 1 */
+	struct tr_pool *pool;		/* the strings above */
+	int *task_idx;			/* backs each trial's tasks[] */
 	__s64 *bin_lo, *bin_hi;
 	int n_bins;
 	struct tr_sample *samples;
@@ -231,7 +235,30 @@ struct trials {
 	void *priv;
 };
 
+/*
+ * Times from marks and headers can be anything (a crafted file): sums and
+ * differences of nanosecond times saturate instead of overflowing.
+ */
+static inline __s64 tr_add(__s64 a, __s64 b)
+{
+	__s64 r;
+
+	if (__builtin_add_overflow(a, b, &r))
+		return b > 0 ? INT64_MAX : INT64_MIN;
+	return r;
+}
+
+static inline __s64 tr_sub(__s64 a, __s64 b)
+{
+	__s64 r;
+
+	if (__builtin_sub_overflow(a, b, &r))
+		return b < 0 ? INT64_MAX : INT64_MIN;
+	return r;
+}
+
 /* trials.c */
+const char *tr_strdup(struct trials *t, const char *s);
 int tr_worker_get(struct trials *t, const char *name, bool from_marks);
 int tr_worker_find(const struct trials *t, const char *name);
 void tr_problem(struct tr_marks_info *mi, __u64 line, const char *fmt, ...)

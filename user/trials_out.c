@@ -36,7 +36,12 @@ static json_t *jnum(double v)
 
 static double unix_s(const struct trials *t, __s64 mono)
 {
-	return (double)(mono + t->off) / 1e9;
+	__s64 u;
+
+	/* A crafted header's offset can be anything. */
+	if (__builtin_add_overflow(mono, t->off, &u))
+		return ((double)mono + (double)t->off) / 1e9;
+	return (double)u / 1e9;
 }
 
 static bool trial_counts(const struct tr_trial *tr)
