@@ -51,10 +51,11 @@ static json_t *side_json(const struct side *sd)
 {
 	const struct trials_summary *s = &sd->s;
 
-	return json_pack("{s:s, s:s, s:i, s:f, s:o, s:o, s:o, s:o, s:o, s:o, s:b, s:s}",
-			 "file", sd->path,
-			 "marks", sd->o->marks_path ? sd->o->marks_path :
-			 "(trace)",
+	/* Paths may be in any encoding: json_str() keeps the JSON valid. */
+	return json_pack("{s:o, s:o, s:i, s:f, s:o, s:o, s:o, s:o, s:o, s:o, s:b, s:o}",
+			 "file", json_str(sd->path),
+			 "marks", json_str(sd->o->marks_path ? sd->o->marks_path :
+					   "(trace)"),
 			 "trials", s->n_trials, "window_s", s->window_s,
 			 "trials_per_min", jnum(s->trials_per_min),
 			 "bytes_per_trial", jnum(s->bytes_per_trial),
@@ -63,13 +64,14 @@ static json_t *side_json(const struct side *sd)
 			 "dup_factor", jnum(s->dup_factor),
 			 "unattributed_share", jnum(s->unattributed_share),
 			 "transfer_dominates", s->transfer_dominates,
-			 "verdict", trials__verdict(sd->t));
+			 "verdict", json_str(trials__verdict(sd->t)));
 }
 
-static void print_json(const struct side *a, const struct side *b)
+static int print_json(const struct side *a, const struct side *b)
 {
 	const struct trials_summary *x = &a->s, *y = &b->s;
 	json_t *root;
+	int err;
 
 	root = json_pack("{s:s, s:{s:o, s:o, s:{s:o, s:o, s:o, s:o, s:o}}}",
 			 "schema", "xfertrace.report/1",
@@ -86,9 +88,9 @@ static void print_json(const struct side *a, const struct side *b)
 						  x->split_rate)),
 			 "dup_factor", jnum(ratio(y->dup_factor,
 						  x->dup_factor)));
-	json_dumpf(root, stdout, JSON_INDENT(1) | JSON_PRESERVE_ORDER);
-	fputc('\n', stdout);
+	err = json_print(root, stdout, "report --compare");
 	json_decref(root);
+	return err;
 }
 
 static void cell(char *buf, size_t n, double v, const char *how)
@@ -143,7 +145,7 @@ int trials__compare(const char *a, const char *b,
 			rc = 1;
 	if (!rc) {
 		if (json)
-			print_json(&s[0], &s[1]);
+			rc = print_json(&s[0], &s[1]) ? 1 : 0;
 		else
 			print_text(&s[0], &s[1]);
 	}

@@ -57,8 +57,11 @@ bool trials__wanted(const struct model *m, const struct trials_opts *o);
  */
 int trials__analyze(const char *trace_path, const struct model *m,
 		    const struct trials_opts *o, struct trials **out);
-/* Add "trials", "diagnostics" and "marks" to a report__json() root. */
-void trials__add_json(const struct trials *t, json_t *root);
+/*
+ * Add "trials", "diagnostics" and "marks" to a report__json() root.
+ * -EINVAL if a part could not be built (the caller reports it).
+ */
+int trials__add_json(const struct trials *t, json_t *root);
 /* The per-trial table, diagnostics and verdict, after the base report. */
 void trials__print(const struct trials *t, FILE *f);
 void trials__free(struct trials *t);
