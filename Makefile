@@ -17,9 +17,15 @@ CLANG_SYS := $(shell $(CLANG) -v -E - </dev/null 2>&1 | \
 BPF_CFLAGS := -g -O2 -Wall -Werror -target bpf -D__TARGET_ARCH_$(ARCH) \
 	-Iinclude -I$(OUTPUT) -I$(dir $(VMLINUX)) $(CLANG_SYS)
 CFLAGS   ?= -g -O2
-CFLAGS   += -Wall -Werror -Wno-unused-parameter -D_GNU_SOURCE \
+override CFLAGS += -Wall -Werror -Wno-unused-parameter -D_GNU_SOURCE \
 	-Iinclude -Iuser -I$(OUTPUT) $(shell pkg-config --cflags libbpf 2>/dev/null)
 LDLIBS   := -lbpf -lelf -lz -ljansson -lncursesw -lmicrohttpd -lpthread -lm
+# SAN=1: user code with ASan and UBSan (any UB aborts), e.g.
+# `make OUTPUT=build/asan SAN=1 all` (tests/t_sanitize.sh does).
+ifeq ($(SAN),1)
+override CFLAGS += -fsanitize=address,undefined -fno-sanitize-recover=undefined \
+	-fno-omit-frame-pointer
+endif
 
 BPF_SRCS := $(wildcard bpf/*.bpf.c)
 USER_SRCS := $(wildcard user/*.c)
