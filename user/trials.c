@@ -390,7 +390,11 @@ static int read_marks_file(struct intake *in, const char *path)
 	while ((err = mark_file__next(mf, &mk)) > 0)
 		if (add_mark(in, &mk, mark_file__lineno(mf), 0))
 			break;
-	if (err < 0)
+	if (err == -EFBIG)
+		p_warn("marks from %s: stopped after %llu MiB (line %llu), the most read from one input (a device or a pipe that never ends?); using what came before",
+		       path, XT_MARK_FILE_MAX >> 20,
+		       (unsigned long long)mark_file__lineno(mf));
+	else if (err < 0)
 		p_warn("reading marks from %s stopped after line %llu: %s; using what came before",
 		       path, (unsigned long long)mark_file__lineno(mf),
 		       strerror(-err));
