@@ -26,6 +26,12 @@ ifeq ($(SAN),1)
 override CFLAGS += -fsanitize=address,undefined -fno-sanitize-recover=undefined \
 	-fno-omit-frame-pointer
 endif
+# FUZZ=1: user code built by clang for libFuzzer targets (`make fuzz`).
+ifeq ($(FUZZ),1)
+CC       := clang
+override CFLAGS += -fsanitize=fuzzer-no-link,address,undefined \
+	-fno-sanitize-recover=undefined -fno-omit-frame-pointer
+endif
 
 BPF_SRCS := $(wildcard bpf/*.bpf.c)
 USER_SRCS := $(wildcard user/*.c)
@@ -93,6 +99,23 @@ $(OUTPUT)/bench/floor_loader: bench/floor_loader.c $(OUTPUT)/bench/floor.skel.h
 
 # Unit tests link the user objects.
 $(patsubst tests/%.c,$(OUTPUT)/tests/%,$(wildcard tests/unit_*.c)): $(USER_OBJS)
+
+# libFuzzer targets (tests/fuzz/fuzz_*.c) with the user objects but main.
+# `make fuzz` builds them into build/fuzz and runs each FUZZ_TIME seconds;
+# tests/t_fuzz.sh runs them briefly in `make test`.
+FUZZ_TIME ?= 300
+FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(OUTPUT)/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
+.PHONY: fuzz fuzz-bins
+fuzz-bins: $(FUZZ_BINS)
+$(OUTPUT)/fuzz:
+	$(Q)mkdir -p $@
+$(OUTPUT)/fuzz/%: tests/fuzz/%.c $(USER_OBJS) | $(OUTPUT)/fuzz
+	$(call msg,FUZZ,$@)
+	$(Q)$(CC) $(CFLAGS) -fsanitize=fuzzer $< \
+		$(filter-out $(OBJDIR)/main.o,$(USER_OBJS)) $(LDLIBS) -o $@
+fuzz:
+	$(MAKE) OUTPUT=build/fuzz FUZZ=1 fuzz-bins
+	tests/fuzz/run.sh build/fuzz $(FUZZ_TIME)
 
 install: $(OUTPUT)/xfertrace
 	install -D -m 0755 $< $(DESTDIR)$(PREFIX)/sbin/xfertrace

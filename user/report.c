@@ -124,8 +124,11 @@ static bool proc_listed(const struct mproc *p)
 
 void report__sort(struct model *m)
 {
-	qsort(m->procs, m->n_procs, sizeof(*m->procs), cmp_proc);
-	qsort(m->flows, m->n_flows, sizeof(*m->flows), cmp_flow);
+	/* An empty trace has no arrays at all: qsort(NULL, 0) is undefined. */
+	if (m->n_procs)
+		qsort(m->procs, m->n_procs, sizeof(*m->procs), cmp_proc);
+	if (m->n_flows)
+		qsort(m->flows, m->n_flows, sizeof(*m->flows), cmp_flow);
 }
 
 static json_t *drops_json(const struct model *m, const struct load_info *li)
@@ -169,12 +172,16 @@ json_t *report__workers_json(const struct model *m, const char *filter_role)
 
 	for (i = 0; i < m->n_procs; i++) {
 		const struct mproc *p = m->procs[i];
-		json_t *eps = json_array(), *ths = json_array(), *o;
+		json_t *eps, *ths, *o;
 
 		if (!proc_listed(p))
 			continue;
 		if (filter_role && strcmp(p->role, filter_role))
 			continue;
+		/* Only now: a skipped process must not leak its arrays. */
+		eps = json_array();
+		ths = json_array();
+		bad |= !eps || !ths;
 		for (j = 0; j < p->n_listens; j++)
 			bad |= json_array_append_new(eps,
 					json_str(p->listens[j]->name));
