@@ -1,7 +1,7 @@
 #!/bin/bash
 # The user code under AddressSanitizer (with LeakSanitizer) and UBSan, and
 # `report` under valgrind. Builds build/asan (`make OUTPUT=build/asan
-# SAN=1`), records a short real trace (xtgen: 3 workers with known bytes,
+# SAN=1 CC=clang`: clang's UBSan also flags NULL + 0), records a short real trace (xtgen: 3 workers with known bytes,
 # plus live marks over the marks socket), then runs the sanitized binary's
 # report as text and JSON, with a marks file, --compare (also on paths
 # that are not UTF-8) and the unit tests: any sanitizer report fails.
@@ -12,11 +12,11 @@ export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:exitcode=86
 export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 
 t_need_tracer
-if ! make -C "$XT_ROOT" OUTPUT=build/asan SAN=1 -j2 all >"$T_TMP/build.log" 2>&1; then
+if ! make -C "$XT_ROOT" OUTPUT=build/asan SAN=1 CC=clang -j2 all >"$T_TMP/build.log" 2>&1; then
 	t_fail "build with SAN=1: $(grep -m1 -E 'error' "$T_TMP/build.log")"
 	t_finish
 fi
-t_pass "user code and unit tests build with -fsanitize=address,undefined"
+t_pass "user code and unit tests build (clang) with -fsanitize=address,undefined"
 
 # A short real trace with live marks (sent while xtgen runs).
 cat >"$T_TMP/send.py" <<'EOF'

@@ -356,9 +356,10 @@ static void merge_samples(struct trials *t)
 		qsort(t->samples, t->n_samples, sizeof(*t->samples),
 		      cmp_sample);
 	for (i = 0; i < t->n_samples; i++) {
-		struct tr_sample *s = &t->samples[i], *p = &t->samples[n - 1];
+		struct tr_sample *s = &t->samples[i];
+		struct tr_sample *p = n ? &t->samples[n - 1] : NULL;
 
-		if (n && p->dst == s->dst && p->bin == s->bin &&
+		if (p && p->dst == s->dst && p->bin == s->bin &&
 		    p->src == s->src) {
 			p->bytes += s->bytes;
 			p->active_ns += s->active_ns;
@@ -1085,7 +1086,9 @@ static int share_cpu(struct trials *t)
 			for (j = i; j < n && cl[j].worker == w &&
 			     cl[j].bin == b; j++)
 				;
-			share_cpu_bin(t, wk, b, cl + i, j - i, o, out);
+			/* No claims at all: cl is NULL, and NULL + 0 is UB. */
+			share_cpu_bin(t, wk, b, cl ? cl + i : NULL, j - i, o,
+				      out);
 			i = j;
 		}
 	}
