@@ -50,6 +50,8 @@ EOF
 )
 # shellcheck disable=SC2086
 $PY "$XT_ROOT/tests/gen_marks.py" mixed 600 "$S" "$D" $W >"$T_TMP/m.log"
+# shellcheck disable=SC2086
+$PY "$XT_ROOT/tests/gen_marks.py" oneid 200 "$S" "$D" $W >"$T_TMP/begin-end.log"
 t_check "a marks file for the trace's workers" test -s "$T_TMP/m.log"
 # Paths that are not UTF-8: the JSON must still hold them.
 NU=$T_TMP/$(printf 'nu\xff\xfe')
@@ -72,6 +74,8 @@ san() {
 san "report (text)" report "$T_TMP/a.xft"
 san "report --format json (live marks)" report "$T_TMP/a.xft" --format json
 san "report --marks FILE" report "$T_TMP/a.xft" --marks "$T_TMP/m.log"
+san "report --marks FILE (TRIAL_BEGIN/END only: no task claims CPU)" \
+	report "$T_TMP/a.xft" --marks "$T_TMP/begin-end.log" --format json
 san "report --marks FILE --format json" report "$T_TMP/a.xft" --marks "$T_TMP/m.log" --format json
 san "report --compare A B" report --compare "$T_TMP/a.xft" "$NU/b.xft" --marks-b "$NU/m.log"
 san "report --compare A B --format json (paths not UTF-8)" \
