@@ -10,7 +10,6 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
-#include "hmap.h"
 #include "trials.h"
 #include "util.h"
 
@@ -192,38 +191,77 @@ static __u64 str_hash(const char *s)
 	return h;
 }
 
-/* Worker index by name: open addressing over the name's hash, -1 if new. */
+typedef const char *(*tr_name_fn)(const struct trials *t, int i);
+
+/* Index of the entry named s, or -1 with *at the free slot for it. */
+static int sidx_find(const struct tr_sidx *x, const struct trials *t,
+		     tr_name_fn name, const char *s, size_t *at)
+{
+	size_t i;
+	int v;
+
+	*at = 0;
+	if (!x->cap)
+		return -1;
+	for (i = str_hash(s) & (x->cap - 1);; i = (i + 1) & (x->cap - 1)) {
+		v = x->slot[i];
+		if (!v) {
+			*at = i;
+			return -1;
+		}
+		if (!strcmp(name(t, v - 1), s))
+			return v - 1;
+	}
+}
+
+/* Add entry idx (not there yet) under its name; grows at half full. */
+static int sidx_add(struct tr_sidx *x, const struct trials *t,
+		    tr_name_fn name, int idx)
+{
+	struct tr_sidx nx = { .cap = x->cap ? x->cap * 2 : 64 };
+	size_t i, at;
+
+	if ((x->n + 1) * 2 > x->cap) {
+		nx.slot = calloc(nx.cap, sizeof(*nx.slot));
+		if (!nx.slot)
+			return -ENOMEM;
+		for (i = 0; i < x->cap; i++) {
+			if (!x->slot[i])
+				continue;
+			sidx_find(&nx, t, name, name(t, x->slot[i] - 1), &at);
+			nx.slot[at] = x->slot[i];
+		}
+		nx.n = x->n;
+		free(x->slot);
+		*x = nx;
+	}
+	sidx_find(x, t, name, name(t, idx), &at);
+	x->slot[at] = idx + 1;
+	x->n++;
+	return 0;
+}
+
+static const char *worker_name(const struct trials *t, int i)
+{
+	return t->workers[i].name;
+}
+
 int tr_worker_find(const struct trials *t, const char *name)
 {
-	__u64 h = str_hash(name);
-	void *v;
+	size_t at;
 
-	for (; t->w_idx; h++) {
-		v = hmap__get(t->w_idx, h);
-		if (!v)
-			return -1;
-		if (!strcmp(t->workers[(long)v - 1].name, name))
-			return (int)(long)v - 1;
-	}
-	return -1;
+	return sidx_find(&t->w_idx, t, worker_name, name, &at);
 }
 
 int tr_worker_get(struct trials *t, const char *name, bool from_marks)
 {
 	struct tr_worker *w;
 	int i = tr_worker_find(t, name);
-	__u64 h = str_hash(name);
 
 	if (i >= 0) {
 		t->workers[i].from_marks |= from_marks;
 		return i;
 	}
-	if (!t->w_idx && !(t->w_idx = hmap__new()))
-		return -ENOMEM;
-	while (hmap__get(t->w_idx, h))
-		h++;
-	if (hmap__put(t->w_idx, h, (void *)(long)(t->n_workers + 1)))
-		return -ENOMEM;
 	if ((t->n_workers & (t->n_workers - 1)) == 0) {
 		w = realloc(t->workers, (size_t)(t->n_workers ? t->n_workers * 2 : 1) *
 			    sizeof(*w));
@@ -234,7 +272,7 @@ int tr_worker_get(struct trials *t, const char *name, bool from_marks)
 	w = &t->workers[t->n_workers];
 	memset(w, 0, sizeof(*w));
 	w->name = tr_strdup(t, name);
-	if (!w->name)
+	if (!w->name || sidx_add(&t->w_idx, t, worker_name, t->n_workers))
 		return -ENOMEM;
 	w->from_marks = from_marks;
 	return t->n_workers++;
@@ -438,24 +476,22 @@ static void read_marks_trace(struct intake *in)
 
 /* ---- trials ---- */
 
+static const char *trial_pid(const struct trials *t, int i)
+{
+	return t->trials[i].param_id;
+}
+
 /* The first instance of param_id, or -1. */
-static int trial_first(const struct trials *t, struct hmap *idx,
+static int trial_first(const struct trials *t, const struct tr_sidx *idx,
 		       const char *pid)
 {
-	__u64 h = str_hash(pid);
-	void *v;
+	size_t at;
 
-	for (;; h++) {
-		v = hmap__get(idx, h);
-		if (!v)
-			return -1;
-		if (!strcmp(t->trials[(long)v - 1].param_id, pid))
-			return (int)(long)v - 1;
-	}
+	return sidx_find(idx, t, trial_pid, pid, &at);
 }
 
 /* The last instance of param_id, or -1. */
-static int trial_latest(const struct trials *t, struct hmap *idx,
+static int trial_latest(const struct trials *t, const struct tr_sidx *idx,
 			const char *pid)
 {
 	int i = trial_first(t, idx, pid);
@@ -464,11 +500,10 @@ static int trial_latest(const struct trials *t, struct hmap *idx,
 }
 
 /* A new instance of param_id: "ID", then "ID#2", "ID#3"... */
-static int trial_new(struct trials *t, struct hmap *idx, const char *pid)
+static int trial_new(struct trials *t, struct tr_sidx *idx, const char *pid)
 {
 	int first = trial_first(t, idx, pid), i;
 	struct tr_trial *tr;
-	__u64 h = str_hash(pid);
 
 	if ((t->n_trials & (t->n_trials - 1)) == 0) {
 		tr = realloc(t->trials, (size_t)(t->n_trials ? t->n_trials * 2 : 1) *
@@ -499,9 +534,7 @@ static int trial_new(struct trials *t, struct hmap *idx, const char *pid)
 		tr->param_id = tr->id = tr_strdup(t, pid);
 		if (!tr->id)
 			return -ENOMEM;
-		while (hmap__get(idx, h))
-			h++;
-		if (hmap__put(idx, h, (void *)(long)(i + 1)))
+		if (sidx_add(idx, t, trial_pid, i))
 			return -ENOMEM;
 	}
 	t->n_trials++;
@@ -558,7 +591,7 @@ static int add_task(struct trials *t, int trial, const struct tr_mark *tm,
 }
 
 /* Put one mark into its trial (marks come sorted by time). */
-static int route_mark(struct trials *t, struct hmap *idx,
+static int route_mark(struct trials *t, struct tr_sidx *idx,
 		      const struct tr_mark *tm, const struct xt_mark *mk)
 {
 	int i = trial_latest(t, idx, mk->param_id);
@@ -625,19 +658,17 @@ static int route_mark(struct trials *t, struct hmap *idx,
 static int group_marks(struct intake *in)
 {
 	struct trials *t = in->t;
-	struct hmap *idx = hmap__new();
+	struct tr_sidx idx = {};
 	struct xt_mark mk;
 	int i, err = 0;
 
-	if (!idx)
-		return -ENOMEM;
 	if (in->n)
 		qsort(in->v, in->n, sizeof(*in->v), cmp_mark);
 	for (i = 0; i < in->n && !err; i++) {
 		intake_mark(in, &in->v[i], &mk);
-		err = route_mark(t, idx, &in->v[i], &mk);
+		err = route_mark(t, &idx, &in->v[i], &mk);
 	}
-	hmap__free(idx);
+	free(idx.slot);
 	if (t->mi.end_before_begin)
 		p_warn("report: %llu TRIAL_END marks came before their trial's TRIAL_BEGIN (clocks out of step?); each split its trial in two",
 		       (unsigned long long)t->mi.end_before_begin);
@@ -1008,7 +1039,7 @@ void trials__free(struct trials *t)
 	free(t->trials);
 	free(t->tasks);
 	free(t->workers);
-	hmap__free(t->w_idx);
+	free(t->w_idx.slot);
 	free(t->bin_lo);
 	free(t->bin_hi);
 	free(t->samples);

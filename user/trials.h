@@ -46,7 +46,12 @@ struct trials_opts {
 };
 
 struct trials;
-struct hmap;
+
+/* Names to indexes: open addressing, 4 bytes a slot (index + 1; 0 free). */
+struct tr_sidx {
+	int *slot;
+	size_t cap, n;
+};
 
 /* Marks given or live marks in the trace: is there anything to do? */
 bool trials__wanted(const struct model *m, const struct trials_opts *o);
@@ -214,7 +219,7 @@ struct trials {
 	int n_tasks;
 	struct tr_worker *workers;
 	int n_workers;
-	struct hmap *w_idx;		/* worker name hash -> index + 1 */
+	struct tr_sidx w_idx;		/* workers by name */
 	struct tr_pool *pool;		/* the strings above */
 	int *task_idx;			/* backs each trial's tasks[] */
 	__s64 *bin_lo, *bin_hi;

@@ -424,19 +424,11 @@ static void set_window(struct trials *t)
 
 /* ---- demands: one per trial and aggregation worker ---- */
 
-/* One trial's fetch into one worker, found or made. */
-static struct tr_demand *demand_get(struct trials *t, struct hmap *idx,
-				    int trial, int worker)
+/* A new fetch of one trial into one worker. */
+static struct tr_demand *demand_new(struct trials *t, int trial, int worker)
 {
-	__u64 h = hkey2(trial, worker);
 	struct tr_demand *d;
-	void *v;
 
-	for (; (v = hmap__get(idx, h)); h++) {
-		d = &t->demands[(long)v - 1];
-		if (d->trial == trial && d->worker == worker)
-			return d;
-	}
 	if ((t->n_demands & (t->n_demands - 1)) == 0) {
 		d = realloc(t->demands, (size_t)(t->n_demands ? t->n_demands * 2 : 1) *
 			    sizeof(*d));
@@ -444,8 +436,6 @@ static struct tr_demand *demand_get(struct trials *t, struct hmap *idx,
 			return NULL;
 		t->demands = d;
 	}
-	if (hmap__put(idx, h, (void *)(long)(t->n_demands + 1)))
-		return NULL;
 	d = &t->demands[t->n_demands++];
 	memset(d, 0, sizeof(*d));
 	d->trial = trial;
@@ -558,23 +548,79 @@ static void demand_claims(struct trials *t, struct tr_trial *tr, int first,
 	}
 }
 
-static int trial_fetches(struct trials *t, int ti, struct hmap *idx,
-			 __s64 *agg_end)
+struct wpos {			/* an aggregation: its worker, its task */
+	int worker, pos;
+};
+
+static int cmp_wpos(const void *a, const void *b)
+{
+	const struct wpos *x = a, *y = b;
+
+	if (x->worker != y->worker)
+		return x->worker < y->worker ? -1 : 1;
+	return x->pos - y->pos;
+}
+
+static int cmp_pos(const void *a, const void *b)
+{
+	return ((const struct wpos *)a)->pos - ((const struct wpos *)b)->pos;
+}
+
+/*
+ * One demand per aggregation worker of the trial, made in the order the
+ * workers first appear among its tasks; each aggregation points to its
+ * own. Sorting, not a lookup table: memory stays with the trial.
+ */
+static int assign_fetches(struct trials *t, int ti)
 {
 	struct tr_trial *tr = &t->trials[ti];
-	int i;
+	struct wpos *v = malloc((size_t)(2 * tr->n_tasks + 1) * sizeof(*v));
+	struct wpos *lead = v + tr->n_tasks;	/* .worker: group start */
+	int i, j, k, n = 0, nl = 0;
+	struct tr_demand *d;
 
+	if (!v)
+		return -ENOMEM;
 	for (i = 0; i < tr->n_tasks; i++) {
+		const struct tr_task *g = &t->tasks[tr->tasks[i]];
+
+		/* An aggregation's window must be sound to share bytes. */
+		if (g->kind == XT_MARK_AGG && g->cpu_ok)
+			v[n++] = (struct wpos){ g->worker, i };
+	}
+	if (n > 1)
+		qsort(v, n, sizeof(*v), cmp_wpos);
+	for (i = 0; i < n; i++)
+		if (!i || v[i].worker != v[i - 1].worker)
+			lead[nl++] = (struct wpos){ i, v[i].pos };
+	if (nl > 1)
+		qsort(lead, nl, sizeof(*lead), cmp_pos);
+	for (k = 0; k < nl; k++) {
+		i = lead[k].worker;
+		d = demand_new(t, ti, v[i].worker);
+		if (!d) {
+			free(v);
+			return -ENOMEM;
+		}
+		for (j = i; j < n && v[j].worker == v[i].worker; j++)
+			t->tasks[tr->tasks[v[j].pos]].demand = d - t->demands;
+	}
+	free(v);
+	return 0;
+}
+
+static int trial_fetches(struct trials *t, int ti, __s64 *agg_end)
+{
+	struct tr_trial *tr = &t->trials[ti];
+	int i, err = assign_fetches(t, ti);
+
+	for (i = 0; i < tr->n_tasks && !err; i++) {
 		struct tr_task *g = &t->tasks[tr->tasks[i]];
 		struct tr_demand *d;
 
-		/* An aggregation's window must be sound to share bytes. */
 		if (g->kind != XT_MARK_AGG || !g->cpu_ok)
 			continue;
-		d = demand_get(t, idx, ti, g->worker);
-		if (!d)
-			return -ENOMEM;
-		g->demand = d - t->demands;
+		d = &t->demands[g->demand];
 		if (!d->n_aggs++ || g->start > d->b)
 			d->b = g->start;
 		if (g->claimed_bytes > d->claimed_bytes)
@@ -582,10 +628,10 @@ static int trial_fetches(struct trials *t, int ti, struct hmap *idx,
 		if (g->end > *agg_end)
 			*agg_end = g->end;
 	}
-	return 0;
+	return err;
 }
 
-static int trial_demands(struct trials *t, int ti, struct hmap *idx)
+static int trial_demands(struct trials *t, int ti)
 {
 	struct tr_trial *tr = &t->trials[ti];
 	__s64 last_sim = 0, agg_end = 0;
@@ -604,7 +650,7 @@ static int trial_demands(struct trials *t, int ti, struct hmap *idx)
 			have_sim = true;
 		}
 	}
-	err = trial_fetches(t, ti, idx, &agg_end);
+	err = trial_fetches(t, ti, &agg_end);
 	if (err || first == t->n_demands)
 		return err;
 	sims = tr_task_workers(t, tr, XT_MARK_SIM, &n_sim);
@@ -639,17 +685,13 @@ out:
 
 static int build_demands(struct trials *t)
 {
-	struct hmap *idx = hmap__new();
 	int i, err = 0;
 
-	if (!idx)
-		return -ENOMEM;
 	for (i = 0; i < t->n_trials && !err; i++) {
 		if (t->trials[i].mode != TR_TASK || t->trials[i].dropped)
 			continue;
-		err = trial_demands(t, i, idx);
+		err = trial_demands(t, i);
 	}
-	hmap__free(idx);
 	return err;
 }
 
