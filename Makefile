@@ -21,7 +21,8 @@ override CFLAGS += -Wall -Werror -Wno-unused-parameter -D_GNU_SOURCE \
 	-Iinclude -Iuser -I$(OUTPUT) $(shell pkg-config --cflags libbpf 2>/dev/null)
 LDLIBS   := -lbpf -lelf -lz -ljansson -lncursesw -lmicrohttpd -lpthread -lm
 # SAN=1: user code with ASan and UBSan (any UB aborts), e.g.
-# `make OUTPUT=build/asan SAN=1 all` (tests/t_sanitize.sh does).
+# `make OUTPUT=build/asan SAN=1 CC=clang all` (tests/t_sanitize.sh does;
+# clang's UBSan also flags NULL + 0).
 ifeq ($(SAN),1)
 override CFLAGS += -fsanitize=address,undefined -fno-sanitize-recover=undefined \
 	-fno-omit-frame-pointer
