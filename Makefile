@@ -17,9 +17,22 @@ CLANG_SYS := $(shell $(CLANG) -v -E - </dev/null 2>&1 | \
 BPF_CFLAGS := -g -O2 -Wall -Werror -target bpf -D__TARGET_ARCH_$(ARCH) \
 	-Iinclude -I$(OUTPUT) -I$(dir $(VMLINUX)) $(CLANG_SYS)
 CFLAGS   ?= -g -O2
-CFLAGS   += -Wall -Werror -Wno-unused-parameter -D_GNU_SOURCE \
+override CFLAGS += -Wall -Werror -Wno-unused-parameter -D_GNU_SOURCE \
 	-Iinclude -Iuser -I$(OUTPUT) $(shell pkg-config --cflags libbpf 2>/dev/null)
 LDLIBS   := -lbpf -lelf -lz -ljansson -lncursesw -lmicrohttpd -lpthread -lm
+# SAN=1: user code with ASan and UBSan (any UB aborts), e.g.
+# `make OUTPUT=build/asan SAN=1 CC=clang all` (tests/t_sanitize.sh does;
+# clang's UBSan also flags NULL + 0).
+ifeq ($(SAN),1)
+override CFLAGS += -fsanitize=address,undefined -fno-sanitize-recover=undefined \
+	-fno-omit-frame-pointer
+endif
+# FUZZ=1: user code built by clang for libFuzzer targets (`make fuzz`).
+ifeq ($(FUZZ),1)
+CC       := clang
+override CFLAGS += -fsanitize=fuzzer-no-link,address,undefined \
+	-fno-sanitize-recover=undefined -fno-omit-frame-pointer
+endif
 
 BPF_SRCS := $(wildcard bpf/*.bpf.c)
 USER_SRCS := $(wildcard user/*.c)
@@ -87,6 +100,23 @@ $(OUTPUT)/bench/floor_loader: bench/floor_loader.c $(OUTPUT)/bench/floor.skel.h
 
 # Unit tests link the user objects.
 $(patsubst tests/%.c,$(OUTPUT)/tests/%,$(wildcard tests/unit_*.c)): $(USER_OBJS)
+
+# libFuzzer targets (tests/fuzz/fuzz_*.c) with the user objects but main.
+# `make fuzz` builds them into build/fuzz and runs each FUZZ_TIME seconds;
+# tests/t_fuzz.sh runs them briefly in `make test`.
+FUZZ_TIME ?= 300
+FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(OUTPUT)/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
+.PHONY: fuzz fuzz-bins
+fuzz-bins: $(FUZZ_BINS)
+$(OUTPUT)/fuzz:
+	$(Q)mkdir -p $@
+$(OUTPUT)/fuzz/%: tests/fuzz/%.c $(USER_OBJS) | $(OUTPUT)/fuzz
+	$(call msg,FUZZ,$@)
+	$(Q)$(CC) $(CFLAGS) -fsanitize=fuzzer $< \
+		$(filter-out $(OBJDIR)/main.o,$(USER_OBJS)) $(LDLIBS) -o $@
+fuzz:
+	$(MAKE) OUTPUT=build/fuzz FUZZ=1 fuzz-bins
+	tests/fuzz/run.sh build/fuzz $(FUZZ_TIME)
 
 install: $(OUTPUT)/xfertrace
 	install -D -m 0755 $< $(DESTDIR)$(PREFIX)/sbin/xfertrace

@@ -9,6 +9,8 @@ PKGS="$PKGS python3-pil"	# t_exports.sh: reads its screenshots
 PKGS="$PKGS libcap2-bin"	# capsh, for tests/t_faults.sh
 PKGS="$PKGS prometheus"	# agent: a real Prometheus scrapes it (tests/t_agent.sh)
 PKGS="$PKGS python3-yaml curl util-linux"	# agent: t_deploy.sh, t_agent.sh (capsh, unshare)
+# Fuzzing (libFuzzer runtime), sanitizer checks and peak-RSS measurement.
+PKGS="$PKGS libclang-rt-dev valgrind time"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

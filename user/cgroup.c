@@ -61,7 +61,7 @@ static __u64 stat_field(const char *buf, const char *key)
 
 static int read_v1(const char *path, struct cg_cpu *out)
 {
-	char f[512], buf[512];
+	char f[1024], buf[512];	/* f: root + path + file, never cut */
 	long long q;
 
 	snprintf(f, sizeof(f), "%s%s/cpu.stat", v1_cpu_root, path);
@@ -81,7 +81,7 @@ static int read_v1(const char *path, struct cg_cpu *out)
 
 static int read_v2(const char *path, struct cg_cpu *out)
 {
-	char f[512], buf[512];
+	char f[1024], buf[512];	/* f: root + path + file, never cut */
 
 	snprintf(f, sizeof(f), "%s%s/cpu.stat", v2_root, path);
 	if (read_file(f, buf, sizeof(buf)) < 0)

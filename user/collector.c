@@ -357,9 +357,9 @@ __u64 collector__mono_to_wall(const struct collector *c)
 int collector__mark(struct collector *c, const char *text, size_t len,
 		    __u64 ts_ns)
 {
-	struct {
+	union {			/* the record and room for its text */
 		struct xt_rec_mark m;
-		char text[XT_MARK_TEXT_MAX + 8];
+		char buf[sizeof(struct xt_rec_mark) + XT_MARK_TEXT_MAX + 8];
 	} r;
 
 	if (len > XT_MARK_TEXT_MAX)

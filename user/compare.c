@@ -54,10 +54,11 @@ static json_t *side_json(const struct side *sd)
 {
 	const struct trials_summary *s = &sd->s;
 
-	return json_pack("{s:s, s:s, s:i, s:f, s:o, s:o, s:o, s:o, s:o, s:o, s:b, s:s}",
-			 "file", sd->path,
-			 "marks", sd->o->marks_path ? sd->o->marks_path :
-			 "(trace)",
+	/* Paths may be in any encoding: json_str() keeps the JSON valid. */
+	return json_pack("{s:o, s:o, s:i, s:f, s:o, s:o, s:o, s:o, s:o, s:o, s:b, s:o}",
+			 "file", json_str(sd->path),
+			 "marks", json_str(sd->o->marks_path ? sd->o->marks_path :
+					   "(trace)"),
 			 "trials", s->n_trials, "window_s", s->window_s,
 			 "trials_per_min", jnum(s->trials_per_min),
 			 "bytes_per_trial", jnum(s->bytes_per_trial),
@@ -66,7 +67,7 @@ static json_t *side_json(const struct side *sd)
 			 "dup_factor", jnum(s->dup_factor),
 			 "unattributed_share", jnum(s->unattributed_share),
 			 "transfer_dominates", s->transfer_dominates,
-			 "verdict", trials__verdict(sd->t));
+			 "verdict", json_str(trials__verdict(sd->t)));
 }
 
 static json_t *compare_json(const struct side *a, const struct side *b)
@@ -162,9 +163,8 @@ static int compare_out(struct side *s, const char *fmt, const char *out)
 		if (!strcmp(fmt, "text"))
 			print_text(o.f, &s[0], &s[1]);
 		else if (!strcmp(fmt, "json"))
-			err = json_dumpf(cmp, o.f, JSON_INDENT(1) |
-					 JSON_PRESERVE_ORDER) ? -EIO :
-			      fputc('\n', o.f) == EOF ? -EIO : 0;
+			err = json_print(cmp, o.f, "report --compare") ?
+			      -EIO : 0;
 		else
 			err = compare_render(o.f, fmt, s, cmp);
 		if (err)

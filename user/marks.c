@@ -832,6 +832,7 @@ struct mark_file {
 	FILE *fp;
 	int owns_fp;
 	int err;			/* sticky read error */
+	__u64 bytes;			/* read so far, up to XT_MARK_FILE_MAX */
 	mark_bad_fn bad_fn;
 	void *bad_ctx;
 	struct mark_file_stats st;
@@ -898,6 +899,10 @@ static int read_line(struct mark_file *mf, size_t *n, int *more)
 	flockfile(mf->fp);
 	while ((c = getc_unlocked(mf->fp)) != EOF) {
 		got = 1;
+		if (++mf->bytes > XT_MARK_FILE_MAX) {
+			funlockfile(mf->fp);
+			return -EFBIG;
+		}
 		if (c == '\n')
 			break;
 		if (k < sizeof(mf->line))

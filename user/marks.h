@@ -89,6 +89,12 @@ struct mark_file_stats {
 /* Called for each bad line; line numbers start at 1. */
 typedef void (*mark_bad_fn)(void *ctx, __u64 line, const char *reason);
 
+/*
+ * Bytes read from one marks input at most: /dev/zero or a pipe that never
+ * ends must not read forever. mark_file__next() then returns -EFBIG.
+ */
+#define XT_MARK_FILE_MAX	(512ull << 20)
+
 /* Bad lines kept when no callback is set; the rest are only counted. */
 #define MARK_FILE_BAD_MAX	1000
 

@@ -127,8 +127,11 @@ static bool proc_listed(const struct mproc *p)
 
 void report__sort(struct model *m)
 {
-	qsort(m->procs, m->n_procs, sizeof(*m->procs), cmp_proc);
-	qsort(m->flows, m->n_flows, sizeof(*m->flows), cmp_flow);
+	/* An empty trace has no arrays at all: qsort(NULL, 0) is undefined. */
+	if (m->n_procs)
+		qsort(m->procs, m->n_procs, sizeof(*m->procs), cmp_proc);
+	if (m->n_flows)
+		qsort(m->flows, m->n_flows, sizeof(*m->flows), cmp_flow);
 }
 
 bool report__proc_listed(const struct mproc *p)	/* exports */
@@ -163,7 +166,7 @@ static json_t *cgroup_json(const struct mproc *p)
 json_t *report__workers_json(const struct model *m, const char *filter_role)
 {
 	json_t *arr = json_array();
-	int i, j;
+	int i, j, bad = !arr;
 
 	for (i = 0; i < m->n_procs; i++) {
 		const struct mproc *p = m->procs[i];
@@ -173,29 +176,32 @@ json_t *report__workers_json(const struct model *m, const char *filter_role)
 			continue;
 		if (filter_role && strcmp(role_name(p->role), filter_role))
 			continue;
-		eps = json_array();	/* after the skips: no leak */
+		/* Only now: a skipped process must not leak its arrays. */
+		eps = json_array();
 		ths = json_array();
+		bad |= !eps || !ths;
 		for (j = 0; j < p->n_listens; j++)
-			json_array_append_new(eps,
-					      json_string(p->listens[j]->name));
+			bad |= json_array_append_new(eps,
+					json_str(p->listens[j]->name));
 		for (j = 0; j < m->n_threads; j++) {
 			const struct mthread *t = m->threads[j];
 
 			if (t->proc != p)
 				continue;
-			json_array_append_new(ths, json_pack(
-				"{s:i, s:s, s:I, s:I, s:I, s:b}",
-				"tid", (int)t->tid, "comm", t->comm,
+			bad |= json_array_append_new(ths, json_pack(
+				"{s:i, s:o, s:I, s:I, s:I, s:b}",
+				"tid", (int)t->tid, "comm", json_str(t->comm),
 				"cpu_ns", (json_int_t)t->cpu_ns,
 				"runq_wait_ns", (json_int_t)t->runq_ns,
 				"switches", (json_int_t)t->switches,
 				"exited", t->exited));
 		}
-		o = json_pack("{s:s, s:o, s:i, s:i, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:i, s:I, s:I, s:o}",
-			      "endpoint", p->name, "endpoints", eps,
+		o = json_pack("{s:o, s:o, s:i, s:i, s:o, s:o, s:o, s:I, s:I, s:I, s:I, s:I, s:I, s:i, s:I, s:I, s:o}",
+			      "endpoint", json_str(p->name), "endpoints", eps,
 			      "pid", (int)p->pid, "ppid", (int)p->ppid,
-			      "comm", p->comm, "cmdline", p->cmdline,
-			      "role", role_name(p->role),
+			      "comm", json_str(p->comm),
+			      "cmdline", json_str(p->cmdline),
+			      "role", json_str(role_name(p->role)),
 			      "cpu_ns", (json_int_t)p->cpu_ns,
 			      "runq_wait_ns", (json_int_t)p->runq_ns,
 			      "switches", (json_int_t)p->switches,
@@ -206,10 +212,15 @@ json_t *report__workers_json(const struct model *m, const char *filter_role)
 			      "netns", (json_int_t)p->netns,
 			      "cgroup_id", (json_int_t)p->cgroup_id,
 			      "threads", ths);
-		json_object_set_new(o, "scheduler", p->sched ?
-				    json_string(p->sched->name) : json_null());
-		json_object_set_new(o, "cgroup_cpu", cgroup_json(p));
-		json_array_append_new(arr, o);
+		bad |= json_object_set_new(o, "scheduler", p->sched ?
+					   json_str(p->sched->name) :
+					   json_null());
+		bad |= json_object_set_new(o, "cgroup_cpu", cgroup_json(p));
+		bad |= json_array_append_new(arr, o);
+	}
+	if (bad) {
+		json_decref(arr);
+		return NULL;
 	}
 	return arr;
 }
@@ -219,14 +230,14 @@ json_t *report__json(const struct model *m, const struct load_info *li)
 	__u64 dur = m->last_ns > m->first_ns ? m->last_ns - m->first_ns : 0;
 	__u64 off = model__mono_to_wall(m);
 	json_t *root, *flows = json_array(), *trace, *totals;
-	int i;
+	int i, bad = !flows;
 
-	for (i = 0; i < m->n_flows; i++) {
+	for (i = 0; i < m->n_flows && !bad; i++) {
 		const struct mflow *f = m->flows[i];
 
-		json_array_append_new(flows, json_pack(
-			"{s:s, s:s, s:I, s:I, s:I}", "src", f->src,
-			"dst", f->dst, "bytes", (json_int_t)f->bytes,
+		bad |= json_array_append_new(flows, json_pack(
+			"{s:o, s:o, s:I, s:I, s:I}", "src", json_str(f->src),
+			"dst", json_str(f->dst), "bytes", (json_int_t)f->bytes,
 			"tx_bytes", (json_int_t)f->tx_bytes,
 			"rx_bytes", (json_int_t)f->rx_bytes));
 	}
@@ -264,6 +275,10 @@ json_t *report__json(const struct model *m, const struct load_info *li)
 			   "connections", m->n_conns,
 			   "processes", m->n_procs,
 			   "threads", m->n_threads);
+	if (bad) {
+		json_decref(flows);
+		flows = NULL;	/* fails the root: json_print() says so */
+	}
 	root = json_pack("{s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o*}",
 			 "schema", "xfertrace.report/1",
 			 "trace", trace,
@@ -385,9 +400,12 @@ static int report_trials(const char *path, const struct model *m,
 		return 0;
 	if (trials__analyze(path, m, to, &t))
 		return 1;
-	if (root)
-		trials__add_json(t, root);
-	else
+	if (root && trials__add_json(t, root)) {
+		p_err("report: could not build the JSON for the trials (out of memory?)");
+		trials__free(t);
+		return 1;
+	}
+	if (!root)
 		trials__print(t, f);
 	trials__free(t);
 	return 0;
@@ -407,13 +425,8 @@ static int report_out(const char *path, const struct model *m,
 	if (!strcmp(fmt, "json")) {
 		root = report__json(m, li);
 		err = report_trials(path, m, to, root, o.f);	/* trials */
-		if (!err && json_dumpf(root, o.f, JSON_INDENT(1) |
-				       JSON_PRESERVE_ORDER)) {
-			p_err("report: writing the JSON report failed");
+		if (!err && json_print(root, o.f, "report"))
 			err = -EIO;
-		}
-		if (!err)
-			fputc('\n', o.f);
 		json_decref(root);
 	} else {
 		print_text(o.f, m, li);
@@ -488,8 +501,11 @@ static int report_many_print(struct model *m, const struct load_info *li,
 			model__free(m);
 			return 1;
 		}
-		json_dumpf(root, stdout, JSON_INDENT(1) | JSON_PRESERVE_ORDER);
-		fputc('\n', stdout);
+		if (json_print(root, stdout, "report")) {
+			json_decref(root);
+			model__free(m);
+			return 1;
+		}
 		json_decref(root);
 	} else {
 		print_text(stdout, m, li);

@@ -10,26 +10,65 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
-#include "hmap.h"
 #include "trials.h"
 #include "util.h"
 
+/*
+ * A mark waiting to be sorted: its numbers, and its four strings packed
+ * in the intake's arena (a mark file can hold millions of them).
+ */
 struct tr_mark {
-	struct xt_mark mk;
 	__s64 t;		/* trace monotonic ns, if timed */
+	__u64 line;
+	size_t str;		/* param_id, run_id, target, worker in arena */
+	__u64 seed;
+	double mb, dur_ms;
+	__u32 kind, n_in, n_out;
 	bool timed;
 	bool outside;		/* had a time, but far outside the trace */
-	__u64 line;
 };
 
 struct intake {
 	struct trials *t;
 	struct tr_mark *v;
 	int n, cap;
+	char *arena;
+	size_t a_len, a_cap;
 	bool live;
 };
 
 /* ---- small helpers shared by the trials modules ---- */
+
+/* Strings in blocks that never move: one allocation per many strings. */
+struct tr_pool {
+	struct tr_pool *next;
+	size_t used, size;
+	char buf[];
+};
+
+#define TR_POOL_BLOCK	(1 << 20)
+
+const char *tr_strdup(struct trials *t, const char *s)
+{
+	size_t n = strlen(s) + 1, size;
+	struct tr_pool *p = t->pool;
+	char *r;
+
+	if (!p || p->size - p->used < n) {
+		size = n > TR_POOL_BLOCK ? n : TR_POOL_BLOCK;
+		p = malloc(sizeof(*p) + size);
+		if (!p)
+			return NULL;
+		p->used = 0;
+		p->size = size;
+		p->next = t->pool;
+		t->pool = p;
+	}
+	r = p->buf + p->used;
+	memcpy(r, s, n);
+	p->used += n;
+	return r;
+}
 
 void tr_problem(struct tr_marks_info *mi, __u64 line, const char *fmt, ...)
 {
@@ -59,12 +98,29 @@ void tr_problem(struct tr_marks_info *mi, __u64 line, const char *fmt, ...)
  * the largest remainders get one more. The shares add up to total exactly
  * when any weight is positive, and are all 0 otherwise.
  */
+/* Largest remainder first; ties: the lower index first. */
+static int cmp_rem(const void *a, const void *b, void *ctx)
+{
+	const double *rem = ctx;
+	int x = *(const int *)a, y = *(const int *)b;
+
+	if (rem[x] != rem[y])
+		return rem[x] > rem[y] ? -1 : 1;
+	return x - y;
+}
+
+/*
+ * Share total out in proportion to w[] in whole units: floors first, then
+ * the largest remainders get one more. The shares add up to total exactly
+ * when any weight is positive, and are all 0 otherwise.
+ */
 void tr_split_int(__u64 total, const double *w, int n, __u64 *out)
 {
 	long double sum = 0, q;
 	double *rem;
+	int *ord = NULL;
 	__u64 given = 0;
-	int i, best;
+	int i, first = -1, npos = 0;
 
 	for (i = 0; i < n; i++) {
 		out[i] = 0;
@@ -75,11 +131,10 @@ void tr_split_int(__u64 total, const double *w, int n, __u64 *out)
 		return;
 	rem = calloc(n, sizeof(*rem));
 	for (i = 0; i < n; i++) {
-		if (w[i] <= 0) {
-			if (rem)
-				rem[i] = -1;
+		if (w[i] <= 0)
 			continue;
-		}
+		if (first < 0)
+			first = i;
 		q = (long double)total * w[i] / sum;
 		out[i] = (__u64)floorl(q);
 		if (out[i] > total - given)
@@ -88,16 +143,19 @@ void tr_split_int(__u64 total, const double *w, int n, __u64 *out)
 		if (rem)
 			rem[i] = (double)(q - floorl(q));
 	}
-	while (given < total) {
-		best = -1;
+	if (given < total && rem)
+		ord = calloc(n, sizeof(*ord));
+	if (ord) {
 		for (i = 0; i < n; i++)
-			if (w[i] > 0 && (best < 0 || (rem && rem[i] > rem[best])))
-				best = i;
-		out[best]++;
-		given++;
-		if (rem)
-			rem[best] = -1;
+			if (w[i] > 0)
+				ord[npos++] = i;
+		qsort_r(ord, npos, sizeof(*ord), cmp_rem, rem);
+		for (i = 0; i < npos && given < total; i++, given++)
+			out[ord[i]]++;
 	}
+	/* Rounding left more than one unit per weight: the first takes it. */
+	out[first] += total - given;
+	free(ord);
 	free(rem);
 }
 
@@ -124,14 +182,75 @@ double tr_percentile(double *v, int n, double p)
 	return v[lo] + (v[lo + 1] - v[lo]) * (pos - lo);
 }
 
+static __u64 str_hash(const char *s)
+{
+	__u64 h = 1469598103934665603ull;
+
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ull;
+	return h;
+}
+
+typedef const char *(*tr_name_fn)(const struct trials *t, int i);
+
+/* Index of the entry named s, or -1 with *at the free slot for it. */
+static int sidx_find(const struct tr_sidx *x, const struct trials *t,
+		     tr_name_fn name, const char *s, size_t *at)
+{
+	size_t i;
+	int v;
+
+	*at = 0;
+	if (!x->cap)
+		return -1;
+	for (i = str_hash(s) & (x->cap - 1);; i = (i + 1) & (x->cap - 1)) {
+		v = x->slot[i];
+		if (!v) {
+			*at = i;
+			return -1;
+		}
+		if (!strcmp(name(t, v - 1), s))
+			return v - 1;
+	}
+}
+
+/* Add entry idx (not there yet) under its name; grows at half full. */
+static int sidx_add(struct tr_sidx *x, const struct trials *t,
+		    tr_name_fn name, int idx)
+{
+	struct tr_sidx nx = { .cap = x->cap ? x->cap * 2 : 64 };
+	size_t i, at;
+
+	if ((x->n + 1) * 2 > x->cap) {
+		nx.slot = calloc(nx.cap, sizeof(*nx.slot));
+		if (!nx.slot)
+			return -ENOMEM;
+		for (i = 0; i < x->cap; i++) {
+			if (!x->slot[i])
+				continue;
+			sidx_find(&nx, t, name, name(t, x->slot[i] - 1), &at);
+			nx.slot[at] = x->slot[i];
+		}
+		nx.n = x->n;
+		free(x->slot);
+		*x = nx;
+	}
+	sidx_find(x, t, name, name(t, idx), &at);
+	x->slot[at] = idx + 1;
+	x->n++;
+	return 0;
+}
+
+static const char *worker_name(const struct trials *t, int i)
+{
+	return t->workers[i].name;
+}
+
 int tr_worker_find(const struct trials *t, const char *name)
 {
-	int i;
+	size_t at;
 
-	for (i = 0; i < t->n_workers; i++)
-		if (!strcmp(t->workers[i].name, name))
-			return i;
-	return -1;
+	return sidx_find(&t->w_idx, t, worker_name, name, &at);
 }
 
 int tr_worker_get(struct trials *t, const char *name, bool from_marks)
@@ -152,7 +271,9 @@ int tr_worker_get(struct trials *t, const char *name, bool from_marks)
 	}
 	w = &t->workers[t->n_workers];
 	memset(w, 0, sizeof(*w));
-	snprintf(w->name, sizeof(w->name), "%s", name);
+	w->name = tr_strdup(t, name);
+	if (!w->name || sidx_add(&t->w_idx, t, worker_name, t->n_workers))
+		return -ENOMEM;
 	w->from_marks = from_marks;
 	return t->n_workers++;
 }
@@ -174,14 +295,65 @@ static struct tr_mark *intake_push(struct intake *in)
 	return &in->v[in->n++];
 }
 
+/* Append the mark's strings to the arena; their offset, or -1. */
+static ssize_t intake_strs(struct intake *in, const struct xt_mark *mk)
+{
+	const char *f[4] = { mk->param_id, mk->run_id, mk->target, mk->worker };
+	size_t len[4], need = 0, at = in->a_len, cap;
+	char *a;
+	int i;
+
+	for (i = 0; i < 4; i++)
+		need += (len[i] = strnlen(f[i], XT_MARK_WORKER_LEN - 1)) + 1;
+	if (in->a_len + need > in->a_cap) {
+		cap = in->a_cap ? in->a_cap : 65536;
+		while (cap < in->a_len + need)
+			cap *= 2;
+		a = realloc(in->arena, cap);
+		if (!a)
+			return -1;
+		in->arena = a;
+		in->a_cap = cap;
+	}
+	for (i = 0; i < 4; i++) {
+		memcpy(in->arena + in->a_len, f[i], len[i]);
+		in->arena[in->a_len + len[i]] = 0;
+		in->a_len += len[i] + 1;
+	}
+	return at;
+}
+
+/* The mark back as parsed (minus what routing does not use). */
+static void intake_mark(const struct intake *in, const struct tr_mark *tm,
+			struct xt_mark *mk)
+{
+	const char *s = in->arena + tm->str;
+
+	memset(mk, 0, sizeof(*mk));
+	mk->kind = tm->kind;
+	mk->seed = tm->seed;
+	mk->n_sim_returns = tm->n_in;
+	mk->n_outputs = tm->n_out;
+	mk->total_inline_mb = tm->mb;
+	mk->duration_ms = tm->dur_ms;
+	snprintf(mk->param_id, sizeof(mk->param_id), "%s", s);
+	s += strlen(s) + 1;
+	snprintf(mk->run_id, sizeof(mk->run_id), "%s", s);
+	s += strlen(s) + 1;
+	snprintf(mk->target, sizeof(mk->target), "%s", s);
+	s += strlen(s) + 1;
+	snprintf(mk->worker, sizeof(mk->worker), "%s", s);
+}
+
 /* A mark's time on the trace clock; flags one far outside the trace. */
-static void place_mark(struct intake *in, struct tr_mark *tm, __u64 live_ns)
+static void place_mark(struct intake *in, struct tr_mark *tm,
+		       const struct xt_mark *mk, __u64 live_ns)
 {
 	struct trials *t = in->t;
 	__s64 d;
 
-	if (tm->mk.has_ts) {
-		tm->t = (__s64)(tm->mk.ts_unix_ns - (__u64)t->off);
+	if (mk->has_ts) {
+		tm->t = (__s64)(mk->ts_unix_ns - (__u64)t->off);
 		tm->timed = true;
 	} else if (in->live) {
 		tm->t = (__s64)live_ns;
@@ -192,8 +364,8 @@ static void place_mark(struct intake *in, struct tr_mark *tm, __u64 live_ns)
 	}
 	if (t->span1 <= t->span0)
 		return;
-	d = tm->t < t->span0 ? t->span0 - tm->t :
-	    tm->t > t->span1 ? tm->t - t->span1 : 0;
+	d = tm->t < t->span0 ? tr_sub(t->span0, tm->t) :
+	    tm->t > t->span1 ? tr_sub(tm->t, t->span1) : 0;
 	if (d <= TRIALS_OUTSIDE_NS)
 		return;
 	tm->timed = false;
@@ -201,7 +373,7 @@ static void place_mark(struct intake *in, struct tr_mark *tm, __u64 live_ns)
 	t->mi.outside++;
 	tr_problem(&t->mi, tm->line,
 		   "%s param_id=%s: timestamp %.1f s %s the trace (wrong clock or another run); used without a time",
-		   mark_kind__name(tm->mk.kind), tm->mk.param_id, d / 1e9,
+		   mark_kind__name(mk->kind), mk->param_id, d / 1e9,
 		   tm->t < t->span0 ? "before" : "after");
 }
 
@@ -209,13 +381,25 @@ static int add_mark(struct intake *in, const struct xt_mark *mk, __u64 line,
 		    __u64 live_ns)
 {
 	struct tr_mark *tm = intake_push(in);
+	ssize_t str;
 
 	if (!tm)
 		return -ENOMEM;
+	str = intake_strs(in, mk);
+	if (str < 0) {
+		in->n--;
+		return -ENOMEM;
+	}
 	memset(tm, 0, sizeof(*tm));
-	tm->mk = *mk;
+	tm->str = str;
+	tm->kind = mk->kind;
+	tm->seed = mk->seed;
+	tm->n_in = mk->n_sim_returns;
+	tm->n_out = mk->n_outputs;
+	tm->mb = mk->total_inline_mb;
+	tm->dur_ms = mk->duration_ms;
 	tm->line = line;
-	place_mark(in, tm, live_ns);
+	place_mark(in, tm, mk, live_ns);
 	return 0;
 }
 
@@ -244,7 +428,11 @@ static int read_marks_file(struct intake *in, const char *path)
 	while ((err = mark_file__next(mf, &mk)) > 0)
 		if (add_mark(in, &mk, mark_file__lineno(mf), 0))
 			break;
-	if (err < 0)
+	if (err == -EFBIG)
+		p_warn("marks from %s: stopped after %llu MiB (line %llu), the most read from one input (a device or a pipe that never ends?); using what came before",
+		       path, XT_MARK_FILE_MAX >> 20,
+		       (unsigned long long)mark_file__lineno(mf));
+	else if (err < 0)
 		p_warn("reading marks from %s stopped after line %llu: %s; using what came before",
 		       path, (unsigned long long)mark_file__lineno(mf),
 		       strerror(-err));
@@ -288,48 +476,34 @@ static void read_marks_trace(struct intake *in)
 
 /* ---- trials ---- */
 
-static __u64 str_hash(const char *s)
+static const char *trial_pid(const struct trials *t, int i)
 {
-	__u64 h = 1469598103934665603ull;
-
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 1099511628211ull;
-	return h;
+	return t->trials[i].param_id;
 }
 
 /* The first instance of param_id, or -1. */
-static int trial_first(const struct trials *t, struct hmap *idx,
+static int trial_first(const struct trials *t, const struct tr_sidx *idx,
 		       const char *pid)
 {
-	__u64 h = str_hash(pid);
-	void *v;
+	size_t at;
 
-	for (;; h++) {
-		v = hmap__get(idx, h);
-		if (!v)
-			return -1;
-		if (!strcmp(t->trials[(long)v - 1].param_id, pid))
-			return (int)(long)v - 1;
-	}
+	return sidx_find(idx, t, trial_pid, pid, &at);
 }
 
 /* The last instance of param_id, or -1. */
-static int trial_latest(const struct trials *t, struct hmap *idx,
+static int trial_latest(const struct trials *t, const struct tr_sidx *idx,
 			const char *pid)
 {
 	int i = trial_first(t, idx, pid);
 
-	while (i >= 0 && t->trials[i].next >= 0)
-		i = t->trials[i].next;
-	return i;
+	return i < 0 ? i : t->trials[i].last;
 }
 
 /* A new instance of param_id: "ID", then "ID#2", "ID#3"... */
-static int trial_new(struct trials *t, struct hmap *idx, const char *pid)
+static int trial_new(struct trials *t, struct tr_sidx *idx, const char *pid)
 {
-	int first = trial_first(t, idx, pid), n = 1, i, j;
+	int first = trial_first(t, idx, pid), i;
 	struct tr_trial *tr;
-	__u64 h = str_hash(pid);
 
 	if ((t->n_trials & (t->n_trials - 1)) == 0) {
 		tr = realloc(t->trials, (size_t)(t->n_trials ? t->n_trials * 2 : 1) *
@@ -342,17 +516,25 @@ static int trial_new(struct trials *t, struct hmap *idx, const char *pid)
 	tr = &t->trials[i];
 	memset(tr, 0, sizeof(*tr));
 	tr->next = -1;
-	snprintf(tr->param_id, sizeof(tr->param_id), "%s", pid);
+	tr->last = i;
+	tr->n_inst = 1;
+	tr->run_id = "";
 	if (first >= 0) {
-		for (j = first; t->trials[j].next >= 0; j = t->trials[j].next)
-			n++;
-		t->trials[j].next = i;
-		snprintf(tr->id, sizeof(tr->id), "%s#%d", pid, n + 1);
+		char id[XT_MARK_ID_LEN + 12];
+
+		tr->param_id = t->trials[first].param_id;
+		t->trials[t->trials[first].last].next = i;
+		t->trials[first].last = i;
+		snprintf(id, sizeof(id), "%s#%d", pid,
+			 ++t->trials[first].n_inst);
+		tr->id = tr_strdup(t, id);
+		if (!tr->id)
+			return -ENOMEM;
 	} else {
-		snprintf(tr->id, sizeof(tr->id), "%s", pid);
-		while (hmap__get(idx, h))
-			h++;
-		if (hmap__put(idx, h, (void *)(long)(i + 1)))
+		tr->param_id = tr->id = tr_strdup(t, pid);
+		if (!tr->id)
+			return -ENOMEM;
+		if (sidx_add(idx, t, trial_pid, i))
 			return -ENOMEM;
 	}
 	t->n_trials++;
@@ -370,9 +552,9 @@ static int cmp_mark(const void *a, const void *b)
 	return x->line < y->line ? -1 : x->line > y->line;
 }
 
-static int add_task(struct trials *t, int trial, const struct tr_mark *tm)
+static int add_task(struct trials *t, int trial, const struct tr_mark *tm,
+		    const struct xt_mark *mk)
 {
-	const struct xt_mark *mk = &tm->mk;
 	struct tr_task *k;
 	int w;
 
@@ -395,9 +577,11 @@ static int add_task(struct trials *t, int trial, const struct tr_mark *tm)
 	k->end = tm->t;
 	k->dur_ms = mk->duration_ms;
 	k->dur_ns = (__u64)llround(mk->duration_ms * 1e6);
-	k->start = k->end - (__s64)k->dur_ns;
+	k->start = tr_sub(k->end, (__s64)k->dur_ns);
 	k->seed = mk->seed;
-	snprintf(k->target, sizeof(k->target), "%s", mk->target);
+	k->target = tr_strdup(t, mk->target);
+	if (!k->target)
+		return -ENOMEM;
 	k->n_inputs = mk->n_sim_returns;
 	k->n_outputs = mk->n_outputs;
 	k->claimed_bytes = mk->total_inline_mb * 1e6;
@@ -407,15 +591,21 @@ static int add_task(struct trials *t, int trial, const struct tr_mark *tm)
 }
 
 /* Put one mark into its trial (marks come sorted by time). */
-static int route_mark(struct trials *t, struct hmap *idx,
-		      const struct tr_mark *tm)
+static int route_mark(struct trials *t, struct tr_sidx *idx,
+		      const struct tr_mark *tm, const struct xt_mark *mk)
 {
-	const struct xt_mark *mk = &tm->mk;
 	int i = trial_latest(t, idx, mk->param_id);
 	struct tr_trial *tr;
 
 	switch (mk->kind) {
 	case XT_MARK_TRIAL_BEGIN:
+		if (i >= 0 && tm->timed && t->trials[i].has_end &&
+		    !t->trials[i].has_begin) {
+			t->mi.end_before_begin++;
+			tr_problem(&t->mi, tm->line,
+				   "TRIAL_BEGIN param_id=%s comes after a TRIAL_END without a TRIAL_BEGIN: a new instance of the trial",
+				   mk->param_id);
+		}
 		if (i < 0 || (tm->timed && (t->trials[i].has_begin ||
 					    t->trials[i].has_end)))
 			i = trial_new(t, idx, mk->param_id);
@@ -449,13 +639,14 @@ static int route_mark(struct trials *t, struct hmap *idx,
 			i = trial_new(t, idx, mk->param_id);
 		if (i < 0)
 			return i;
-		if (add_task(t, i, tm))
+		if (add_task(t, i, tm, mk))
 			return -ENOMEM;
 		break;
 	}
 	tr = &t->trials[i];
-	if (mk->run_id[0] && !tr->run_id[0])
-		snprintf(tr->run_id, sizeof(tr->run_id), "%s", mk->run_id);
+	if (mk->run_id[0] && !tr->run_id[0] &&
+	    !(tr->run_id = tr_strdup(t, mk->run_id)))
+		return -ENOMEM;
 	if (tm->timed)
 		tr->n_in_trace++;
 	else if (tm->outside)
@@ -467,33 +658,38 @@ static int route_mark(struct trials *t, struct hmap *idx,
 static int group_marks(struct intake *in)
 {
 	struct trials *t = in->t;
-	struct hmap *idx = hmap__new();
+	struct tr_sidx idx = {};
+	struct xt_mark mk;
 	int i, err = 0;
 
-	if (!idx)
-		return -ENOMEM;
 	if (in->n)
 		qsort(in->v, in->n, sizeof(*in->v), cmp_mark);
-	for (i = 0; i < in->n && !err; i++)
-		err = route_mark(t, idx, &in->v[i]);
-	hmap__free(idx);
+	for (i = 0; i < in->n && !err; i++) {
+		intake_mark(in, &in->v[i], &mk);
+		err = route_mark(t, &idx, &in->v[i], &mk);
+	}
+	free(idx.slot);
+	if (t->mi.end_before_begin)
+		p_warn("report: %llu TRIAL_END marks came before their trial's TRIAL_BEGIN (clocks out of step?); each split its trial in two",
+		       (unsigned long long)t->mi.end_before_begin);
 	return err;
 }
 
-/* Index each trial's tasks. */
+/* Index each trial's tasks: slices of one array, in task order. */
 static int index_tasks(struct trials *t)
 {
-	int i;
+	int i, at = 0;
 
+	t->task_idx = calloc(t->n_tasks + 1, sizeof(*t->task_idx));
+	if (!t->task_idx)
+		return -ENOMEM;
 	for (i = 0; i < t->n_tasks; i++)
 		t->trials[t->tasks[i].trial].n_tasks++;
 	for (i = 0; i < t->n_trials; i++) {
 		struct tr_trial *tr = &t->trials[i];
 
-		tr->tasks = calloc(tr->n_tasks ? tr->n_tasks : 1,
-				   sizeof(*tr->tasks));
-		if (!tr->tasks)
-			return -ENOMEM;
+		tr->tasks = t->task_idx + at;
+		at += tr->n_tasks;
 		tr->n_tasks = 0;
 	}
 	for (i = 0; i < t->n_tasks; i++) {
@@ -508,12 +704,12 @@ static int index_tasks(struct trials *t)
 static void check_task(struct trials *t, struct tr_trial *tr,
 		       struct tr_task *k)
 {
-	__s64 span = t->span1 - t->span0;
+	__s64 span = tr_sub(t->span1, t->span0);
 
 	k->cpu_ok = k->timed;
 	if (!k->timed)
 		return;
-	if (span > 0 && (__s64)k->dur_ns > span + TRIALS_OUTSIDE_NS) {
+	if (span > 0 && (__s64)k->dur_ns > tr_add(span, TRIALS_OUTSIDE_NS)) {
 		k->cpu_ok = false;
 		t->mi.clipped++;
 		tr_problem(&t->mi, k->line,
@@ -521,46 +717,92 @@ static void check_task(struct trials *t, struct tr_trial *tr,
 			   mark_kind__name(k->kind), tr->param_id, k->dur_ms);
 		return;
 	}
-	if (tr->has_begin && k->start < tr->begin - t->slack) {
+	if (tr->has_begin && k->start < tr_sub(tr->begin, t->slack)) {
 		k->cpu_ok = false;
 		t->mi.clipped++;
 		tr_problem(&t->mi, k->line,
 			   "%s param_id=%s: duration_ms=%.1f reaches back %.3f s before TRIAL_BEGIN; its window is not used",
 			   mark_kind__name(k->kind), tr->param_id, k->dur_ms,
-			   (tr->begin - k->start) / 1e9);
+			   ((double)tr->begin - (double)k->start) / 1e9);
 	}
 }
 
-static void count_inputs(struct trials *t, struct tr_trial *tr)
+static int cmp_int(const void *a, const void *b)
 {
-	int i, j, n_w = 0, first_w = -1;
+	int x = *(const int *)a, y = *(const int *)b;
 
+	return x < y ? -1 : x > y;
+}
+
+/* The workers of a trial's tasks of one kind, sorted; NULL: no memory. */
+int *tr_task_workers(const struct trials *t, const struct tr_trial *tr,
+		     __u32 kind, int *n)
+{
+	int *v = malloc((size_t)(tr->n_tasks + 1) * sizeof(*v)), i;
+
+	*n = 0;
+	if (!v)
+		return NULL;
+	for (i = 0; i < tr->n_tasks; i++)
+		if (t->tasks[tr->tasks[i]].kind == kind)
+			v[(*n)++] = t->tasks[tr->tasks[i]].worker;
+	if (*n > 1)
+		qsort(v, *n, sizeof(*v), cmp_int);
+	return v;
+}
+
+/* How many of the sorted v[0..n) are x. */
+int tr_count_sorted(const int *v, int n, int x)
+{
+	int lo = 0, hi = n, mid, first;
+
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		if (v[mid] < x)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	first = lo;
+	for (hi = n; lo < hi;) {
+		mid = lo + (hi - lo) / 2;
+		if (v[mid] <= x)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo - first;
+}
+
+/* Aggregation workers (split?), inputs local to each, the unique bytes. */
+static int count_inputs(struct trials *t, struct tr_trial *tr)
+{
+	int n_sim, n_agg, n_w = 0, i;
+	int *sims = tr_task_workers(t, tr, XT_MARK_SIM, &n_sim);
+	int *aggs = tr_task_workers(t, tr, XT_MARK_AGG, &n_agg);
+
+	if (!sims || !aggs) {
+		free(sims);
+		free(aggs);
+		return -ENOMEM;
+	}
+	for (i = 0; i < n_agg; i++)
+		if (!i || aggs[i] != aggs[i - 1])
+			n_w++;
 	for (i = 0; i < tr->n_tasks; i++) {
 		struct tr_task *g = &t->tasks[tr->tasks[i]];
 
 		if (g->kind != XT_MARK_AGG)
 			continue;
-		if (first_w < 0)
-			first_w = g->worker, n_w = 1;
-		for (j = 0; j < i; j++) {
-			struct tr_task *h = &t->tasks[tr->tasks[j]];
-
-			if (h->kind == XT_MARK_AGG && h->worker == g->worker)
-				break;
-		}
-		if (j == i && g->worker != first_w)
-			n_w++;
 		if (g->claimed_bytes > tr->unique_bytes)
 			tr->unique_bytes = g->claimed_bytes;
-		for (j = 0; j < tr->n_tasks; j++) {
-			struct tr_task *s = &t->tasks[tr->tasks[j]];
-
-			if (s->kind == XT_MARK_SIM && s->worker == g->worker)
-				g->local_inputs++;
-		}
+		g->local_inputs += tr_count_sorted(sims, n_sim, g->worker);
 	}
 	tr->n_agg_workers = n_w;
 	tr->split = n_w > 1;
+	free(sims);
+	free(aggs);
+	return 0;
 }
 
 /*
@@ -593,7 +835,7 @@ static void check_claims(struct trials *t)
 	}
 }
 
-static void finish_trial(struct trials *t, struct tr_trial *tr)
+static int finish_trial(struct trials *t, struct tr_trial *tr)
 {
 	bool any_task = false;
 	__s64 lo = 0, hi = 0;
@@ -615,7 +857,8 @@ static void finish_trial(struct trials *t, struct tr_trial *tr)
 			hi = k->end;
 		any_task = true;
 	}
-	count_inputs(t, tr);
+	if (count_inputs(t, tr))
+		return -ENOMEM;
 	tr->t0 = tr->has_begin ? tr->begin : lo;
 	tr->t1 = tr->has_end ? tr->end : hi;
 	if (tr->has_begin && !tr->has_end && !any_task)
@@ -633,13 +876,51 @@ static void finish_trial(struct trials *t, struct tr_trial *tr)
 		tr->dropped = true;
 		t->mi.trials_outside++;
 	}
+	return 0;
+}
+
+struct pname {			/* a local process by one of its names */
+	const char *name;
+	int prio;		/* 0: its endpoint name, 1: a listener */
+	int proc;
+};
+
+static int cmp_pname(const void *a, const void *b)
+{
+	const struct pname *x = a, *y = b;
+	int c = strcmp(x->name, y->name);
+
+	if (c)
+		return c;
+	if (x->prio != y->prio)
+		return x->prio - y->prio;
+	return x->proc - y->proc;
+}
+
+/* The process named name (endpoint first, then listeners), or NULL. */
+static const struct mproc *pname_find(const struct model *m,
+				      const struct pname *v, int n,
+				      const char *name)
+{
+	int lo = 0, hi = n, mid;
+
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		if (strcmp(v[mid].name, name) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < n && !strcmp(v[lo].name, name) ? m->procs[v[lo].proc] :
+	       NULL;
 }
 
 /* Local processes for the workers the marks name, or role=worker ones. */
 static int resolve_workers(struct trials *t)
 {
 	const struct model *m = t->m;
-	int i, j, k;
+	struct pname *v;
+	int i, j, k, n = 0;
 
 	if (!t->n_workers) {
 		for (i = 0; i < m->n_procs; i++)
@@ -647,20 +928,23 @@ static int resolve_workers(struct trials *t)
 			    tr_worker_get(t, m->procs[i]->name, false) < 0)
 				return -ENOMEM;
 	}
-	for (k = 0; k < t->n_workers; k++) {
-		struct tr_worker *w = &t->workers[k];
+	for (i = 0; i < m->n_procs; i++)
+		n += 1 + m->procs[i]->n_listens;
+	v = calloc(n + 1, sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	for (i = 0, n = 0; i < m->n_procs; i++) {
+		const struct mproc *p = m->procs[i];
 
-		for (i = 0; i < m->n_procs && !w->proc; i++)
-			if (!strcmp(m->procs[i]->name, w->name))
-				w->proc = m->procs[i];
-		for (i = 0; i < m->n_procs && !w->proc; i++) {
-			const struct mproc *p = m->procs[i];
-
-			for (j = 0; j < p->n_listens; j++)
-				if (!strcmp(p->listens[j]->name, w->name))
-					w->proc = p;
-		}
+		v[n++] = (struct pname){ p->name, 0, i };
+		for (j = 0; j < p->n_listens; j++)
+			v[n++] = (struct pname){ p->listens[j]->name, 1, i };
 	}
+	if (n > 1)
+		qsort(v, n, sizeof(*v), cmp_pname);
+	for (k = 0; k < t->n_workers; k++)
+		t->workers[k].proc = pname_find(m, v, n, t->workers[k].name);
+	free(v);
 	return 0;
 }
 
@@ -676,6 +960,7 @@ static int intake(struct trials *t, const struct trials_opts *o)
 	if (!err)
 		err = group_marks(&in);
 	free(in.v);
+	free(in.arena);
 	return err;
 }
 
@@ -710,9 +995,10 @@ int trials__analyze(const char *trace_path, const struct model *m,
 		return err;
 	}
 	check_claims(t);
-	for (i = 0; i < t->n_trials; i++)
-		finish_trial(t, &t->trials[i]);
-	if (resolve_workers(t)) {
+	for (i = 0; i < t->n_trials && !err; i++)
+		err = finish_trial(t, &t->trials[i]);
+	if (err || resolve_workers(t)) {
+		p_err("report: out of memory reading marks");
 		trials__free(t);
 		return -ENOMEM;
 	}
@@ -731,8 +1017,13 @@ void trials__free(struct trials *t)
 
 	if (!t)
 		return;
-	for (i = 0; i < t->n_trials; i++)
-		free(t->trials[i].tasks);
+	while (t->pool) {
+		struct tr_pool *p = t->pool;
+
+		t->pool = p->next;
+		free(p);
+	}
+	free(t->task_idx);
 	for (i = 0; i < t->n_workers; i++) {
 		struct tr_worker *w = &t->workers[i];
 
@@ -743,13 +1034,12 @@ void trials__free(struct trials *t)
 		free(w->xfer_pool);
 		free(w->xfer_den);
 	}
-	for (i = 0; i < t->n_demands; i++) {
-		free(t->demands[i].need_from);
-		free(t->demands[i].rem_from);
-	}
+	for (i = 0; i < t->n_demands; i++)
+		free(t->demands[i].from);
 	free(t->trials);
 	free(t->tasks);
 	free(t->workers);
+	free(t->w_idx.slot);
 	free(t->bin_lo);
 	free(t->bin_hi);
 	free(t->samples);

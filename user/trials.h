@@ -19,6 +19,7 @@
 #define XT_TRIALS_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <jansson.h>
 #include "marks.h"
@@ -46,6 +47,12 @@ struct trials_opts {
 
 struct trials;
 
+/* Names to indexes: open addressing, 4 bytes a slot (index + 1; 0 free). */
+struct tr_sidx {
+	int *slot;
+	size_t cap, n;
+};
+
 /* Marks given or live marks in the trace: is there anything to do? */
 bool trials__wanted(const struct model *m, const struct trials_opts *o);
 /*
@@ -55,8 +62,11 @@ bool trials__wanted(const struct model *m, const struct trials_opts *o);
  */
 int trials__analyze(const char *trace_path, const struct model *m,
 		    const struct trials_opts *o, struct trials **out);
-/* Add "trials", "diagnostics" and "marks" to a report__json() root. */
-void trials__add_json(const struct trials *t, json_t *root);
+/*
+ * Add "trials", "diagnostics" and "marks" to a report__json() root.
+ * -EINVAL if a part could not be built (the caller reports it).
+ */
+int trials__add_json(const struct trials *t, json_t *root);
 /* The per-trial table, diagnostics and verdict, after the base report. */
 void trials__print(const struct trials *t, FILE *f);
 void trials__free(struct trials *t);
@@ -98,7 +108,7 @@ struct tr_task {
 	__u64 dur_ns;
 	double dur_ms;
 	__u64 seed;
-	char target[XT_MARK_ID_LEN];
+	const char *target;
 	__u32 n_inputs;		/* AGG: n_sim_returns */
 	__u32 n_outputs;	/* AGG: outputs per input */
 	double claimed_bytes;	/* AGG: total_inline_mb * 1e6 */
@@ -116,10 +126,11 @@ enum tr_mode {
 	TR_TRIAL,		/* TRIAL_BEGIN/END only */
 };
 
+/* Strings of trials, tasks and workers live in t->pool (tr_strdup). */
 struct tr_trial {
-	char id[XT_MARK_ID_LEN + 12];
-	char param_id[XT_MARK_ID_LEN];
-	char run_id[XT_MARK_ID_LEN];
+	const char *id;
+	const char *param_id;
+	const char *run_id;		/* "" if none */
 	bool has_begin, has_end, timed;
 	__s64 begin, end;	/* as logged, when has_begin/has_end */
 	__s64 t0, t1;		/* effective span */
@@ -134,6 +145,7 @@ struct tr_trial {
 	int *tasks;
 	int n_tasks;
 	int next;		/* next instance of the same param_id */
+	int last, n_inst;	/* on the first instance: the latest, count */
 	/* results */
 	__u64 compute_ns, comm_ns, bytes, transfer_ns;
 };
@@ -143,12 +155,13 @@ struct tr_bin_series {		/* per bin, for a worker seen locally */
 };
 
 struct tr_worker {
-	char name[XT_NAME_LEN];
+	const char *name;
 	const struct mproc *proc;	/* local process, or NULL */
 	bool from_marks;
 	bool have_active;		/* PROC_DELTA records seen */
 	struct tr_bin_series *s;	/* n_bins, NULL if not local */
-	/* per bin, what task-level sharing left for the trial level */
+	/* per bin (only for local workers and those that received bytes),
+	 * what task-level sharing left for the trial level */
 	__u64 *left_bytes, *left_compute, *left_comm;
 	/* per bin, the burst-active time to share and the bytes it covers */
 	__u64 *xfer_pool, *xfer_den;
@@ -164,11 +177,16 @@ struct tr_sample {		/* bytes src -> dst within one bin */
 	__u64 left;		/* scratch: not yet shared */
 };
 
+struct tr_need {		/* a fetch's need from one source worker */
+	int worker;
+	__u64 need, rem;
+};
+
 struct tr_demand {		/* one trial's fetch into one worker */
 	int trial, worker;
 	__s64 a, b;		/* fetch window: last sim end .. agg start */
-	__u64 *need_from;	/* n_workers + 1 (last: unknown place) */
-	__u64 *rem_from;
+	struct tr_need *from;	/* sorted by worker; n_workers: unknown */
+	int n_from;
 	__u64 need, rem;
 	__u64 allow;		/* overhead still allowed beyond the need */
 	__u32 remote;		/* inputs computed elsewhere */
@@ -183,6 +201,7 @@ struct tr_marks_info {
 	char path[256];
 	__u64 lines, marks, ignored, bad, bad_dropped;
 	__u64 outside, untimed, clipped, implausible, used;
+	__u64 end_before_begin;	/* TRIAL_END seen before its TRIAL_BEGIN */
 	__u64 trials_outside;
 	struct tr_problem *problems;
 	int n_problems;
@@ -201,6 +220,9 @@ struct trials {
 	int n_tasks;
 	struct tr_worker *workers;
 	int n_workers;
+	struct tr_sidx w_idx;		/* workers by name */
+	struct tr_pool *pool;		/* the strings above */
+	int *task_idx;			/* backs each trial's tasks[] */
 	__s64 *bin_lo, *bin_hi;
 	int n_bins;
 	struct tr_sample *samples;
@@ -230,13 +252,39 @@ struct trials {
 	__u64 n_slices;
 };
 
+/*
+ * Times from marks and headers can be anything (a crafted file): sums and
+ * differences of nanosecond times saturate instead of overflowing.
+ */
+static inline __s64 tr_add(__s64 a, __s64 b)
+{
+	__s64 r;
+
+	if (__builtin_add_overflow(a, b, &r))
+		return b > 0 ? INT64_MAX : INT64_MIN;
+	return r;
+}
+
+static inline __s64 tr_sub(__s64 a, __s64 b)
+{
+	__s64 r;
+
+	if (__builtin_sub_overflow(a, b, &r))
+		return b < 0 ? INT64_MAX : INT64_MIN;
+	return r;
+}
+
 /* trials.c */
+const char *tr_strdup(struct trials *t, const char *s);
 int tr_worker_get(struct trials *t, const char *name, bool from_marks);
 int tr_worker_find(const struct trials *t, const char *name);
 void tr_problem(struct tr_marks_info *mi, __u64 line, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 void tr_split_int(__u64 total, const double *w, int n, __u64 *out);
 double tr_percentile(double *v, int n, double p);
+int *tr_task_workers(const struct trials *t, const struct tr_trial *tr,
+		     __u32 kind, int *n);
+int tr_count_sorted(const int *v, int n, int x);
 /* trials_attr.c */
 int tr_attribute(struct trials *t, const char *trace_path);
 /* trials_slices.c: exact CPU from on-CPU slices */

@@ -128,27 +128,54 @@ static int read_bins(struct trials *t, const char *path)
 
 /* ---- series ---- */
 
+/* Per-bin CPU series for the local workers. */
 static int alloc_series(struct trials *t)
 {
-	int i, n = t->n_bins;
+	int i;
 
 	for (i = 0; i < t->n_workers; i++) {
 		struct tr_worker *w = &t->workers[i];
 
 		if (w->proc) {
-			w->s = calloc(n, sizeof(*w->s));
+			w->s = calloc(t->n_bins, sizeof(*w->s));
 			if (!w->s)
 				return -ENOMEM;
 		}
+	}
+	return 0;
+}
+
+/*
+ * What is left per bin, for the workers that can have any: local ones and
+ * those that received bytes. Workers only named in marks have none, so
+ * memory follows the trace, not the number of marks.
+ */
+static int alloc_left(struct trials *t)
+{
+	int i, n = t->n_bins;
+	bool *rx = calloc(t->n_workers + 1, sizeof(*rx));
+
+	if (!rx)
+		return -ENOMEM;
+	for (i = 0; i < t->n_samples; i++)
+		rx[t->samples[i].dst] = true;
+	for (i = 0; i < t->n_workers; i++) {
+		struct tr_worker *w = &t->workers[i];
+
+		if (!w->proc && !rx[i])
+			continue;
 		w->left_bytes = calloc(n, sizeof(__u64));
 		w->left_compute = calloc(n, sizeof(__u64));
 		w->left_comm = calloc(n, sizeof(__u64));
 		w->xfer_pool = calloc(n, sizeof(__u64));
 		w->xfer_den = calloc(n, sizeof(__u64));
 		if (!w->left_bytes || !w->left_compute || !w->left_comm ||
-		    !w->xfer_pool || !w->xfer_den)
+		    !w->xfer_pool || !w->xfer_den) {
+			free(rx);
 			return -ENOMEM;
+		}
 	}
+	free(rx);
 	return 0;
 }
 
@@ -331,9 +358,10 @@ static void merge_samples(struct trials *t)
 		qsort(t->samples, t->n_samples, sizeof(*t->samples),
 		      cmp_sample);
 	for (i = 0; i < t->n_samples; i++) {
-		struct tr_sample *s = &t->samples[i], *p = &t->samples[n - 1];
+		struct tr_sample *s = &t->samples[i];
+		struct tr_sample *p = n ? &t->samples[n - 1] : NULL;
 
-		if (n && p->dst == s->dst && p->bin == s->bin &&
+		if (p && p->dst == s->dst && p->bin == s->bin &&
 		    p->src == s->src) {
 			p->bytes += s->bytes;
 			p->active_ns += s->active_ns;
@@ -398,18 +426,11 @@ static void set_window(struct trials *t)
 
 /* ---- demands: one per trial and aggregation worker ---- */
 
-static struct tr_demand *demand_get(struct trials *t, int trial, int worker)
+/* A new fetch of one trial into one worker. */
+static struct tr_demand *demand_new(struct trials *t, int trial, int worker)
 {
 	struct tr_demand *d;
-	int i, n = t->n_workers + 1;
 
-	for (i = t->n_demands - 1; i >= 0; i--) {
-		d = &t->demands[i];
-		if (d->trial != trial)
-			break;
-		if (d->worker == worker)
-			return d;
-	}
 	if ((t->n_demands & (t->n_demands - 1)) == 0) {
 		d = realloc(t->demands, (size_t)(t->n_demands ? t->n_demands * 2 : 1) *
 			    sizeof(*d));
@@ -417,48 +438,71 @@ static struct tr_demand *demand_get(struct trials *t, int trial, int worker)
 			return NULL;
 		t->demands = d;
 	}
-	d = &t->demands[t->n_demands];
+	d = &t->demands[t->n_demands++];
 	memset(d, 0, sizeof(*d));
 	d->trial = trial;
 	d->worker = worker;
-	d->need_from = calloc(n, sizeof(__u64));
-	d->rem_from = calloc(n, sizeof(__u64));
-	if (!d->need_from || !d->rem_from) {
-		free(d->need_from);
-		free(d->rem_from);
-		return NULL;
-	}
-	t->n_demands++;
 	return d;
 }
 
-/* What the demand needs: inputs computed elsewhere, at the claimed size. */
-static void demand_need(struct trials *t, struct tr_trial *tr,
-			struct tr_demand *d, double per_input, __u32 n_inputs)
+/* The demand's need from worker w (n_workers: unknown place), or NULL. */
+static struct tr_need *need_of(const struct tr_demand *d, int w)
 {
-	int i, known = 0, remote = 0;
+	int lo = 0, hi = d->n_from, mid;
 
-	for (i = 0; i < tr->n_tasks; i++) {
-		const struct tr_task *s = &t->tasks[tr->tasks[i]];
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		if (d->from[mid].worker < w)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < d->n_from && d->from[lo].worker == w ? &d->from[lo] : NULL;
+}
 
-		if (s->kind != XT_MARK_SIM)
+static __u64 rem_of(const struct tr_demand *d, int w)
+{
+	const struct tr_need *n = need_of(d, w);
+
+	return n ? n->rem : 0;
+}
+
+/*
+ * What the demand needs: inputs computed elsewhere, at the claimed size.
+ * sims: the workers of the trial's SIM tasks, sorted.
+ */
+static int demand_need(struct trials *t, struct tr_trial *tr,
+		       struct tr_demand *d, double per_input, __u32 n_inputs,
+		       const int *sims, int n_sim)
+{
+	__u64 each = (__u64)(per_input + 0.5);
+	int i, j, k = 0, remote = 0;
+
+	for (i = 0; i < n_sim; i++)
+		k += (!i || sims[i] != sims[i - 1]) && sims[i] != d->worker;
+	d->from = calloc(k + 1, sizeof(*d->from));
+	if (!d->from)
+		return -ENOMEM;
+	for (i = 0; i < n_sim; i = j) {
+		for (j = i; j < n_sim && sims[j] == sims[i]; j++)
+			;
+		if (sims[i] == d->worker)
 			continue;
-		known++;
-		if (s->worker != d->worker) {
-			d->need_from[s->worker] += (__u64)(per_input + 0.5);
-			remote++;
-		}
+		d->from[d->n_from++] = (struct tr_need){ sims[i],
+							 each * (j - i), 0 };
+		remote += j - i;
 	}
-	if (n_inputs > (__u32)known) {
-		d->need_from[t->n_workers] +=
-			(__u64)((n_inputs - known) * per_input + 0.5);
-		remote += n_inputs - known;
+	if (n_inputs > (__u32)n_sim) {
+		d->from[d->n_from++] = (struct tr_need){ t->n_workers,
+			(__u64)((n_inputs - n_sim) * per_input + 0.5), 0 };
+		remote += n_inputs - n_sim;
 	}
-	for (i = 0; i <= t->n_workers; i++)
-		d->need += d->need_from[i];
+	for (i = 0; i < d->n_from; i++)
+		d->need += d->from[i].need;
 	d->remote = remote;
 	d->per_input = per_input;
 	tr->need_bytes += d->need;
+	return 0;
 }
 
 /* Start a sharing pass: needs in full, overhead allowed up to frac. */
@@ -469,8 +513,8 @@ static void demands_reset(struct trials *t, double frac)
 	for (i = 0; i < t->n_demands; i++) {
 		struct tr_demand *d = &t->demands[i];
 
-		for (j = 0; j <= t->n_workers; j++)
-			d->rem_from[j] = d->need_from[j];
+		for (j = 0; j < d->n_from; j++)
+			d->from[j].rem = d->from[j].need;
 		d->rem = d->need;
 		d->got = d->got_need = d->transfer_ns = d->bin_got = 0;
 		d->allow = frac < 0 ? ~0ull >> 2 : (__u64)(d->need * frac) +
@@ -479,10 +523,114 @@ static void demands_reset(struct trials *t, double frac)
 	for (i = 0; i < t->n_workers; i++) {
 		struct tr_worker *w = &t->workers[i];
 
+		if (!w->left_bytes)
+			continue;
 		memset(w->left_bytes, 0, t->n_bins * sizeof(__u64));
 		memset(w->xfer_pool, 0, t->n_bins * sizeof(__u64));
 		memset(w->xfer_den, 0, t->n_bins * sizeof(__u64));
 	}
+}
+
+/* Each demand's largest claim per input and input count, in one pass. */
+static void demand_claims(struct trials *t, struct tr_trial *tr, int first,
+			  double *per, __u32 *n_in)
+{
+	int i;
+
+	for (i = 0; i < tr->n_tasks; i++) {
+		const struct tr_task *g = &t->tasks[tr->tasks[i]];
+		int k = g->demand - first;
+
+		if (g->demand < first || !g->n_inputs)
+			continue;
+		if (g->claimed_bytes / g->n_inputs > per[k])
+			per[k] = g->claimed_bytes / g->n_inputs;
+		if (g->n_inputs > n_in[k])
+			n_in[k] = g->n_inputs;
+	}
+}
+
+struct wpos {			/* an aggregation: its worker, its task */
+	int worker, pos;
+};
+
+static int cmp_wpos(const void *a, const void *b)
+{
+	const struct wpos *x = a, *y = b;
+
+	if (x->worker != y->worker)
+		return x->worker < y->worker ? -1 : 1;
+	return x->pos - y->pos;
+}
+
+static int cmp_pos(const void *a, const void *b)
+{
+	return ((const struct wpos *)a)->pos - ((const struct wpos *)b)->pos;
+}
+
+/*
+ * One demand per aggregation worker of the trial, made in the order the
+ * workers first appear among its tasks; each aggregation points to its
+ * own. Sorting, not a lookup table: memory stays with the trial.
+ */
+static int assign_fetches(struct trials *t, int ti)
+{
+	struct tr_trial *tr = &t->trials[ti];
+	struct wpos *v = malloc((size_t)(2 * tr->n_tasks + 1) * sizeof(*v));
+	struct wpos *lead = v + tr->n_tasks;	/* .worker: group start */
+	int i, j, k, n = 0, nl = 0;
+	struct tr_demand *d;
+
+	if (!v)
+		return -ENOMEM;
+	for (i = 0; i < tr->n_tasks; i++) {
+		const struct tr_task *g = &t->tasks[tr->tasks[i]];
+
+		/* An aggregation's window must be sound to share bytes. */
+		if (g->kind == XT_MARK_AGG && g->cpu_ok)
+			v[n++] = (struct wpos){ g->worker, i };
+	}
+	if (n > 1)
+		qsort(v, n, sizeof(*v), cmp_wpos);
+	for (i = 0; i < n; i++)
+		if (!i || v[i].worker != v[i - 1].worker)
+			lead[nl++] = (struct wpos){ i, v[i].pos };
+	if (nl > 1)
+		qsort(lead, nl, sizeof(*lead), cmp_pos);
+	for (k = 0; k < nl; k++) {
+		i = lead[k].worker;
+		d = demand_new(t, ti, v[i].worker);
+		if (!d) {
+			free(v);
+			return -ENOMEM;
+		}
+		for (j = i; j < n && v[j].worker == v[i].worker; j++)
+			t->tasks[tr->tasks[v[j].pos]].demand = d - t->demands;
+	}
+	free(v);
+	return 0;
+}
+
+static int trial_fetches(struct trials *t, int ti, __s64 *agg_end)
+{
+	struct tr_trial *tr = &t->trials[ti];
+	int i, err = assign_fetches(t, ti);
+
+	for (i = 0; i < tr->n_tasks && !err; i++) {
+		struct tr_task *g = &t->tasks[tr->tasks[i]];
+		struct tr_demand *d;
+
+		if (g->kind != XT_MARK_AGG || !g->cpu_ok)
+			continue;
+		d = &t->demands[g->demand];
+		if (!d->n_aggs++ || g->start > d->b)
+			d->b = g->start;
+		if (g->claimed_bytes > d->claimed_bytes)
+			d->claimed_bytes = g->claimed_bytes;
+		if (g->end > *agg_end)
+			*agg_end = g->end;
+	}
+	return err;
 }
 
 static int trial_demands(struct trials *t, int ti)
@@ -490,7 +638,10 @@ static int trial_demands(struct trials *t, int ti)
 	struct tr_trial *tr = &t->trials[ti];
 	__s64 last_sim = 0, agg_end = 0;
 	bool have_sim = false;
-	int i, first = t->n_demands;
+	int i, n_sim, first = t->n_demands, err;
+	int *sims = NULL;
+	double *per = NULL;
+	__u32 *n_in = NULL;
 
 	for (i = 0; i < tr->n_tasks; i++) {
 		const struct tr_task *s = &t->tasks[tr->tasks[i]];
@@ -501,40 +652,19 @@ static int trial_demands(struct trials *t, int ti)
 			have_sim = true;
 		}
 	}
-	for (i = 0; i < tr->n_tasks; i++) {
-		struct tr_task *g = &t->tasks[tr->tasks[i]];
-		struct tr_demand *d;
-
-		/* An aggregation's window must be sound to share bytes. */
-		if (g->kind != XT_MARK_AGG || !g->cpu_ok)
-			continue;
-		d = demand_get(t, ti, g->worker);
-		if (!d)
-			return -ENOMEM;
-		g->demand = d - t->demands;
-		if (!d->n_aggs++ || g->start > d->b)
-			d->b = g->start;
-		if (g->claimed_bytes > d->claimed_bytes)
-			d->claimed_bytes = g->claimed_bytes;
-		if (g->end > agg_end)
-			agg_end = g->end;
-	}
+	err = trial_fetches(t, ti, &agg_end);
+	if (err || first == t->n_demands)
+		return err;
+	sims = tr_task_workers(t, tr, XT_MARK_SIM, &n_sim);
+	per = calloc(t->n_demands - first, sizeof(*per));
+	n_in = calloc(t->n_demands - first, sizeof(*n_in));
+	err = -ENOMEM;
+	if (!sims || !per || !n_in)
+		goto out;
+	demand_claims(t, tr, first, per, n_in);
 	for (i = first; i < t->n_demands; i++) {
 		struct tr_demand *d = &t->demands[i];
-		__u32 n_in = 0;
-		double per = 0;
-		int j;
 
-		for (j = 0; j < tr->n_tasks; j++) {
-			const struct tr_task *g = &t->tasks[tr->tasks[j]];
-
-			if (g->demand != i || !g->n_inputs)
-				continue;
-			if (g->claimed_bytes / g->n_inputs > per)
-				per = g->claimed_bytes / g->n_inputs;
-			if (g->n_inputs > n_in)
-				n_in = g->n_inputs;
-		}
 		/* Inputs become fetchable when the last one is computed. */
 		d->a = have_sim ? last_sim : tr->t0;
 		if (tr->has_begin && d->a < tr->begin)
@@ -543,23 +673,28 @@ static int trial_demands(struct trials *t, int ti)
 			d->b = agg_end;
 		if (d->b < d->a)
 			d->a = d->b;
-		demand_need(t, tr, d, per, n_in);
+		if (demand_need(t, tr, d, per[i - first], n_in[i - first],
+				sims, n_sim))
+			goto out;
 	}
-	return 0;
+	err = 0;
+out:
+	free(sims);
+	free(per);
+	free(n_in);
+	return err;
 }
 
 static int build_demands(struct trials *t)
 {
-	int i, err;
+	int i, err = 0;
 
-	for (i = 0; i < t->n_trials; i++) {
+	for (i = 0; i < t->n_trials && !err; i++) {
 		if (t->trials[i].mode != TR_TASK || t->trials[i].dropped)
 			continue;
 		err = trial_demands(t, i);
-		if (err)
-			return err;
 	}
-	return 0;
+	return err;
 }
 
 /* ---- bytes ---- */
@@ -604,7 +739,7 @@ static unsigned int fit_set(const struct trials *t, const struct tr_sample *s,
 	int idx[FIT_MAX], n = 0, j;
 
 	for (j = 0; j < nc; j++) {
-		if (!c[j]->rem_from[s->src] || !c[j]->rem)
+		if (!rem_of(c[j], s->src) || !c[j]->rem)
 			continue;
 		if (n == FIT_MAX)
 			return 0;
@@ -617,8 +752,8 @@ static unsigned int fit_set(const struct trials *t, const struct tr_sample *s,
 
 		for (j = 0; j < n; j++) {
 			const struct tr_demand *d = c[idx[j]];
-			__u64 x = d->rem_from[s->src] < d->rem ?
-				  d->rem_from[s->src] : d->rem;
+			__u64 r = rem_of(d, s->src);
+			__u64 x = r < d->rem ? r : d->rem;
 
 			if (!(mask & (1u << j)))
 				continue;
@@ -644,9 +779,13 @@ static unsigned int fit_set(const struct trials *t, const struct tr_sample *s,
 
 static void take_need(struct tr_demand *d, struct tr_sample *s)
 {
-	__u64 x = min3(s->left, d->rem_from[s->src], d->rem);
+	struct tr_need *n = need_of(d, s->src);
+	__u64 x;
 
-	d->rem_from[s->src] -= x;
+	if (!n)
+		return;
+	x = min3(s->left, n->rem, d->rem);
+	n->rem -= x;
 	give_need(d, s, x);
 }
 
@@ -683,9 +822,11 @@ static void share_any(struct trials *t, struct tr_sample *s, int ns,
 
 	for (i = 0; i < ns; i++)
 		for (j = 0; j < nc && s[i].left; j++) {
+			struct tr_need *n = need_of(c[j], unk);
+
 			x = s[i].left < c[j]->rem ? s[i].left : c[j]->rem;
-			c[j]->rem_from[unk] -= x < c[j]->rem_from[unk] ?
-					       x : c[j]->rem_from[unk];
+			if (n)
+				n->rem -= x < n->rem ? x : n->rem;
 			give_need(c[j], &s[i], x);
 		}
 }
@@ -1034,7 +1175,9 @@ static int share_cpu(struct trials *t)
 			for (j = i; j < n && cl[j].worker == w &&
 			     cl[j].bin == b; j++)
 				;
-			share_cpu_bin(t, wk, b, cl + i, j - i, o, out);
+			/* No claims at all: cl is NULL, and NULL + 0 is UB. */
+			share_cpu_bin(t, wk, b, cl ? cl + i : NULL, j - i, o,
+				      out);
 			i = j;
 		}
 	}
@@ -1108,6 +1251,8 @@ static int share_trial_level(struct trials *t)
 	for (w = 0; n && w < t->n_workers; w++) {
 		struct tr_worker *wk = &t->workers[w];
 
+		if (!wk->left_bytes)
+			continue;
 		for (b = t->win_lo, p = 0, na = 0; b <= t->win_hi; b++) {
 			/* Sweep: add trials that began, drop those that ended. */
 			while (p < n && t->trials[ord[p]].t0 < t->bin_hi[b])
@@ -1155,7 +1300,7 @@ static void sum_up(struct trials *t)
 	for (w = 0; w < t->n_workers && t->have_window; w++) {
 		struct tr_worker *wk = &t->workers[w];
 
-		for (b = t->win_lo; b <= t->win_hi; b++) {
+		for (b = t->win_lo; wk->left_bytes && b <= t->win_hi; b++) {
 			t->un_bytes += wk->left_bytes[b];
 			t->un_compute += wk->left_compute[b];
 			t->un_comm += wk->left_comm[b];
@@ -1206,6 +1351,9 @@ int tr_attribute(struct trials *t, const char *trace_path)
 		goto out;
 	t->n_slices = tr_slices_count(t);
 	merge_samples(t);
+	err = alloc_left(t);
+	if (err)
+		goto out;
 	set_window(t);
 	err = build_demands(t);
 	if (err || !t->have_window)

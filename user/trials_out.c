@@ -3,6 +3,7 @@
  * Trials output: the `trials`, `diagnostics` and `marks` JSON fields, the
  * text tables and the verdict. Field list in docs/attribution.md.
  */
+#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,7 +37,12 @@ static json_t *jnum(double v)
 
 static double unix_s(const struct trials *t, __s64 mono)
 {
-	return (double)(mono + t->off) / 1e9;
+	__s64 u;
+
+	/* A crafted header's offset can be anything. */
+	if (__builtin_add_overflow(mono, t->off, &u))
+		return ((double)mono + (double)t->off) / 1e9;
+	return (double)u / 1e9;
 }
 
 static bool trial_counts(const struct tr_trial *tr)
@@ -296,6 +302,16 @@ void trials__summary(const struct trials *t, struct trials_summary *s)
 
 /* ---- JSON ---- */
 
+/* o, or NULL (and o freed) if a part of it failed to build. */
+static json_t *json_or_null(json_t *o, int bad)
+{
+	if (bad) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
+}
+
 static const char *kind_name(__u32 kind)
 {
 	return kind == XT_MARK_SIM ? "sim" : "agg";
@@ -313,9 +329,11 @@ static json_t *task_json(const struct trials *t, const struct tr_task *k)
 	bool have = t->have_window;
 	json_t *o;
 
-	o = json_pack("{s:s, s:s, s:o, s:o, s:I, s:o, s:o, s:I, s:I, s:I, s:b, s:I}",
+	int bad = 0;
+
+	o = json_pack("{s:s, s:o, s:o, s:o, s:I, s:o, s:o, s:I, s:I, s:I, s:b, s:I}",
 		      "kind", kind_name(k->kind),
-		      "worker", t->workers[k->worker].name,
+		      "worker", json_str(t->workers[k->worker].name),
 		      "start_unix", k->timed ? json_real(unix_s(t, k->start)) :
 		      json_null(),
 		      "end_unix", k->timed ? json_real(unix_s(t, k->end)) :
@@ -331,21 +349,22 @@ static json_t *task_json(const struct trials *t, const struct tr_task *k)
 		      "timed", k->timed,
 		      "line", (json_int_t)k->line);
 	if (k->kind == XT_MARK_SIM) {
-		json_object_set_new(o, "seed", json_integer(k->seed));
+		bad |= json_object_set_new(o, "seed", json_integer(k->seed));
 	} else {
-		json_object_set_new(o, "target", json_string(k->target));
-		json_object_set_new(o, "n_inputs", json_integer(k->n_inputs));
-		json_object_set_new(o, "local_inputs",
-				    json_integer(k->local_inputs));
-		json_object_set_new(o, "claimed_bytes",
-				    json_integer((json_int_t)
-						 llround(k->claimed_bytes)));
-		json_object_set_new(o, "need_bytes",
-				    json_integer(d ? d->need : 0));
+		bad |= json_object_set_new(o, "target", json_str(k->target));
+		bad |= json_object_set_new(o, "n_inputs",
+					   json_integer(k->n_inputs));
+		bad |= json_object_set_new(o, "local_inputs",
+					   json_integer(k->local_inputs));
+		bad |= json_object_set_new(o, "claimed_bytes",
+					   json_integer((json_int_t)
+							llround(k->claimed_bytes)));
+		bad |= json_object_set_new(o, "need_bytes",
+					   json_integer(d ? d->need : 0));
 	}
-	json_object_set_new(o, "cpu_exact", k->cpu_ok && have ?
-			    json_boolean(k->cpu_exact) : json_null());
-	return o;
+	bad |= json_object_set_new(o, "cpu_exact", k->cpu_ok && have ?
+				   json_boolean(k->cpu_exact) : json_null());
+	return json_or_null(o, bad);
 }
 
 /* Share of the tasks with a CPU figure whose CPU came from slices. */
@@ -370,13 +389,13 @@ static json_t *trial_json(const struct trials *t, const struct tr_trial *tr)
 	bool timed = trial_counts(tr), have = t->have_window && timed;
 	__u64 wall = trial_wall(tr);
 	json_t *tasks = json_array(), *o;
-	int i;
+	int i, bad = !tasks;
 
-	for (i = 0; i < tr->n_tasks; i++)
-		json_array_append_new(tasks,
-				      task_json(t, &t->tasks[tr->tasks[i]]));
-	o = json_pack("{s:s, s:s, s:s, s:o, s:o, s:o, s:i, s:i, s:o, s:o, s:o, s:o, s:o, s:b, s:o}",
-		      "id", tr->id, "param_id", tr->param_id,
+	for (i = 0; i < tr->n_tasks && !bad; i++)
+		bad |= json_array_append_new(tasks,
+				task_json(t, &t->tasks[tr->tasks[i]]));
+	o = json_pack("{s:o, s:o, s:s, s:o, s:o, s:o, s:i, s:i, s:o, s:o, s:o, s:o, s:o, s:b, s:o}",
+		      "id", json_str(tr->id), "param_id", json_str(tr->param_id),
 		      "attribution", have ? mode_name(tr->mode) : "none",
 		      "start_unix", timed ? json_real(unix_s(t, tr->t0)) :
 		      json_null(),
@@ -398,18 +417,22 @@ static json_t *trial_json(const struct trials *t, const struct tr_trial *tr)
 		      "dup_factor", have ? jnum(ratio(tr->bytes,
 						     tr->unique_bytes)) :
 		      json_null());
-	json_object_set_new(o, "agg_workers", json_integer(tr->n_agg_workers));
-	json_object_set_new(o, "unique_bytes",
+	bad |= json_object_set_new(o, "agg_workers", json_integer(tr->n_agg_workers));
+	bad |= json_object_set_new(o, "unique_bytes",
 			    json_integer((json_int_t)llround(tr->unique_bytes)));
-	json_object_set_new(o, "need_bytes",
+	bad |= json_object_set_new(o, "need_bytes",
 			    json_integer((json_int_t)llround(tr->need_bytes)));
-	json_object_set_new(o, "has_begin", json_boolean(tr->has_begin));
-	json_object_set_new(o, "has_end", json_boolean(tr->has_end));
-	json_object_set_new(o, "partial", json_boolean(tr->partial));
+	bad |= json_object_set_new(o, "has_begin", json_boolean(tr->has_begin));
+	bad |= json_object_set_new(o, "has_end", json_boolean(tr->has_end));
+	bad |= json_object_set_new(o, "partial", json_boolean(tr->partial));
 	if (tr->run_id[0])
-		json_object_set_new(o, "run_id", json_string(tr->run_id));
-	json_object_set_new(o, "tasks", tasks);
-	return o;
+		bad |= json_object_set_new(o, "run_id", json_str(tr->run_id));
+	if (bad) {
+		json_decref(tasks);
+		json_decref(o);
+		return NULL;
+	}
+	return json_or_null(o, json_object_set_new(o, "tasks", tasks));
 }
 
 /* cgroup cpu.stat throttled time over the trace, when it was readable. */
@@ -425,15 +448,15 @@ static json_t *throttled_json(const struct tr_worker *w)
 static json_t *workers_json(const struct trials *t)
 {
 	json_t *arr = json_array();
-	int i;
+	int i, bad = !arr;
 
-	for (i = 0; i < t->n_workers; i++) {
+	for (i = 0; i < t->n_workers && !bad; i++) {
 		const struct tr_worker *w = &t->workers[i];
 		bool loc = w->proc && t->have_window;
 
-		json_array_append_new(arr, json_pack(
-			"{s:s, s:b, s:o, s:o, s:o, s:o, s:o, s:o, s:s, s:I, s:o}",
-			"endpoint", w->name, "local", w->proc != NULL,
+		bad |= json_array_append_new(arr, json_pack(
+			"{s:o, s:b, s:o, s:o, s:o, s:o, s:o, s:o, s:s, s:I, s:o}",
+			"endpoint", json_str(w->name), "local", w->proc != NULL,
 			"cpu_ns", loc ? json_integer(w->w_cpu) : json_null(),
 			"compute_cpu_ns", loc ? json_integer(w->w_compute) :
 			json_null(),
@@ -451,7 +474,7 @@ static json_t *workers_json(const struct trials *t)
 			"transfer_active_ns", loc && w->have_active ?
 			json_integer(w->w_active) : json_null()));
 	}
-	return arr;
+	return json_or_null(arr, bad);
 }
 
 static json_t *window_json(const struct trials *t)
@@ -478,7 +501,7 @@ static json_t *diag_json(const struct trials *t)
 {
 	struct tr_diag d;
 	json_t *o;
-	int i, k;
+	int bad = 0, i, k;
 
 	diag_compute(t, &d);
 	o = json_pack("{s:i, s:i, s:i, s:i, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}",
@@ -493,56 +516,61 @@ static json_t *diag_json(const struct trials *t)
 		      "sim_cpu_ms_p95", jnum(d.sim_cpu_p95),
 		      "agg_cpu_ms_p50", jnum(d.agg_cpu_p50),
 		      "agg_cpu_ms_p95", jnum(d.agg_cpu_p95));
-	json_object_set_new(o, "payload_per_agg_bytes_p50", jnum(d.pay_p50));
-	json_object_set_new(o, "payload_per_agg_bytes_p95", jnum(d.pay_p95));
-	json_object_set_new(o, "claimed_per_agg_bytes_p50",
+	bad |= json_object_set_new(o, "payload_per_agg_bytes_p50", jnum(d.pay_p50));
+	bad |= json_object_set_new(o, "payload_per_agg_bytes_p95", jnum(d.pay_p95));
+	bad |= json_object_set_new(o, "claimed_per_agg_bytes_p50",
 			    jnum(d.claim_p50));
-	json_object_set_new(o, "claimed_per_agg_bytes_p95",
+	bad |= json_object_set_new(o, "claimed_per_agg_bytes_p95",
 			    jnum(d.claim_p95));
-	json_object_set_new(o, "payload_over_claimed", jnum(d.pay_over_claim));
-	json_object_set_new(o, "overhead_ratio", json_real(t->overhead_ratio));
-	json_object_set_new(o, "split_rate", jnum(d.split_rate));
-	json_object_set_new(o, "split_trials", json_integer(d.n_split));
-	json_object_set_new(o, "trials_with_aggs", json_integer(d.n_with_agg));
-	json_object_set_new(o, "locality", jnum(d.locality));
-	json_object_set_new(o, "dup_factor", jnum(d.dup));
-	json_object_set_new(o, "transfer_share", jnum(d.transfer_share));
-	json_object_set_new(o, "transfer_ns", json_integer(d.xfer));
-	json_object_set_new(o, "compute_cpu_ns", json_integer(d.compute));
-	json_object_set_new(o, "comm_cpu_ns", json_integer(d.comm));
-	json_object_set_new(o, "wall_ns", json_integer(d.wall));
-	json_object_set_new(o, "transfer_bytes", json_integer(d.bytes));
-	json_object_set_new(o, "unattributed_share", jnum(d.un_share));
-	json_object_set_new(o, "unattributed_cpu_share",
+	bad |= json_object_set_new(o, "payload_over_claimed", jnum(d.pay_over_claim));
+	bad |= json_object_set_new(o, "overhead_ratio", json_real(t->overhead_ratio));
+	bad |= json_object_set_new(o, "split_rate", jnum(d.split_rate));
+	bad |= json_object_set_new(o, "split_trials", json_integer(d.n_split));
+	bad |= json_object_set_new(o, "trials_with_aggs", json_integer(d.n_with_agg));
+	bad |= json_object_set_new(o, "locality", jnum(d.locality));
+	bad |= json_object_set_new(o, "dup_factor", jnum(d.dup));
+	bad |= json_object_set_new(o, "transfer_share", jnum(d.transfer_share));
+	bad |= json_object_set_new(o, "transfer_ns", json_integer(d.xfer));
+	bad |= json_object_set_new(o, "compute_cpu_ns", json_integer(d.compute));
+	bad |= json_object_set_new(o, "comm_cpu_ns", json_integer(d.comm));
+	bad |= json_object_set_new(o, "wall_ns", json_integer(d.wall));
+	bad |= json_object_set_new(o, "transfer_bytes", json_integer(d.bytes));
+	bad |= json_object_set_new(o, "unattributed_share", jnum(d.un_share));
+	bad |= json_object_set_new(o, "unattributed_cpu_share",
 			    jnum(d.un_cpu_share));
-	json_object_set_new(o, "runq_share", jnum(d.runq_share));
-	json_object_set_new(o, "cpu_exact_share", jnum(exact_share(t, &i, &k)));
-	json_object_set_new(o, "cpu_exact_tasks", json_integer(i));
-	json_object_set_new(o, "slices", json_integer(t->n_slices));
-	json_object_set_new(o, "burst_gap_ns", json_integer(t->burst_gap_ns));
-	json_object_set_new(o, "slack_ns", json_integer(t->slack));
-	json_object_set_new(o, "window", window_json(t));
-	json_object_set_new(o, "workers", workers_json(t));
-	json_object_set_new(o, "transfer_dominates",
+	bad |= json_object_set_new(o, "runq_share", jnum(d.runq_share));
+	bad |= json_object_set_new(o, "cpu_exact_share",
+				   jnum(exact_share(t, &i, &k)));
+	bad |= json_object_set_new(o, "cpu_exact_tasks", json_integer(i));
+	bad |= json_object_set_new(o, "slices", json_integer(t->n_slices));
+	bad |= json_object_set_new(o, "burst_gap_ns", json_integer(t->burst_gap_ns));
+	bad |= json_object_set_new(o, "slack_ns", json_integer(t->slack));
+	bad |= json_object_set_new(o, "window", window_json(t));
+	bad |= json_object_set_new(o, "workers", workers_json(t));
+	bad |= json_object_set_new(o, "transfer_dominates",
 			    json_boolean(d.n_timed && t->have_window &&
 					 d.xfer > d.compute));
-	json_object_set_new(o, "verdict", json_string(t->verdict));
-	return o;
+	bad |= json_object_set_new(o, "verdict", json_str(t->verdict));
+	return json_or_null(o, bad);
 }
 
 static json_t *marks_json(const struct trials *t)
 {
 	const struct tr_marks_info *mi = &t->mi;
 	json_t *pr = json_array(), *o;
-	int i;
+	int i, bad = !pr;
 
-	for (i = 0; i < mi->n_problems; i++)
-		json_array_append_new(pr, json_pack("{s:I, s:s}",
+	for (i = 0; i < mi->n_problems && !bad; i++)
+		bad |= json_array_append_new(pr, json_pack("{s:I, s:o}",
 			"line", (json_int_t)mi->problems[i].line,
-			"reason", mi->problems[i].reason));
-	o = json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:I}",
+			"reason", json_str(mi->problems[i].reason)));
+	if (bad) {
+		json_decref(pr);
+		return NULL;
+	}
+	o = json_pack("{s:s, s:o, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:I}",
 		      "source", mi->source ? mi->source : "trace",
-		      "path", mi->path,
+		      "path", json_str(mi->path),
 		      "lines", (json_int_t)mi->lines,
 		      "marks", (json_int_t)mi->marks,
 		      "ignored", (json_int_t)mi->ignored,
@@ -556,21 +584,31 @@ static json_t *marks_json(const struct trials *t)
 		      "problems", pr,
 		      "problems_not_listed",
 		      (json_int_t)(mi->problems_dropped + mi->bad_dropped));
+	if (o && json_object_set_new(o, "end_before_begin",
+				     json_integer(mi->end_before_begin))) {
+		json_decref(o);
+		return NULL;
+	}
 	return o;
 }
 
-void trials__add_json(const struct trials *t, json_t *root)
+int trials__add_json(const struct trials *t, json_t *root)
 {
 	json_t *arr = json_array();
-	int i;
+	int i, bad = !arr;
 
-	for (i = 0; i < t->n_trials; i++)
+	for (i = 0; i < t->n_trials && !bad; i++)
 		if (!t->trials[i].dropped)
-			json_array_append_new(arr,
-					      trial_json(t, &t->trials[i]));
-	json_object_set_new(root, "trials", arr);
-	json_object_set_new(root, "diagnostics", diag_json(t));
-	json_object_set_new(root, "marks", marks_json(t));
+			bad |= json_array_append_new(arr,
+					trial_json(t, &t->trials[i]));
+	if (bad) {
+		json_decref(arr);
+		arr = NULL;
+	}
+	bad |= json_object_set_new(root, "trials", arr);
+	bad |= json_object_set_new(root, "diagnostics", diag_json(t));
+	bad |= json_object_set_new(root, "marks", marks_json(t));
+	return bad ? -EINVAL : 0;
 }
 
 /* ---- text ---- */

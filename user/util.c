@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <jansson.h>
 #include "util.h"
 
 bool xt_verbose;
@@ -164,4 +165,79 @@ void clean_str(char *dst, const char *src, size_t len)
 		dst[i] = ((unsigned char)src[i] < 0x20 || (unsigned char)src[i] >= 0x7f) ?
 			 '?' : src[i];
 	dst[i] = 0;
+}
+
+/* Length of the valid UTF-8 sequence at s, 0 if the bytes are not one. */
+static int utf8_seq(const unsigned char *s)
+{
+	int n, i;
+	__u32 c;
+
+	if (s[0] < 0x80)
+		return 1;
+	if (s[0] >= 0xc2 && s[0] <= 0xdf)
+		n = 2, c = s[0] & 0x1f;
+	else if (s[0] >= 0xe0 && s[0] <= 0xef)
+		n = 3, c = s[0] & 0x0f;
+	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+		n = 4, c = s[0] & 0x07;
+	else
+		return 0;
+	for (i = 1; i < n; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		c = c << 6 | (s[i] & 0x3f);
+	}
+	if ((n == 3 && c < 0x800) || (n == 4 && (c < 0x10000 || c > 0x10ffff)) ||
+	    (c >= 0xd800 && c <= 0xdfff))
+		return 0;
+	return n;
+}
+
+json_t *json_str(const char *s)
+{
+	const unsigned char *p = (const unsigned char *)(s ? s : "");
+	size_t len = strlen((const char *)p), o = 0;
+	json_t *j;
+	char *buf;
+	int n;
+
+	j = json_stringn((const char *)p, len);
+	if (j)
+		return j;
+	/* Not UTF-8 (a path or name in another encoding): mark the bytes. */
+	buf = malloc(len * 3 + 1);
+	if (!buf)
+		return NULL;
+	while (*p) {
+		n = utf8_seq(p);
+		if (n) {
+			memcpy(buf + o, p, n);
+			o += n;
+			p += n;
+		} else {
+			memcpy(buf + o, "\xef\xbf\xbd", 3);	/* U+FFFD */
+			o += 3;
+			p++;
+		}
+	}
+	j = json_stringn(buf, o);
+	free(buf);
+	return j;
+}
+
+int json_print(json_t *root, FILE *f, const char *who)
+{
+	if (!root) {
+		p_err("%s: could not build the JSON output (out of memory or a value JSON cannot hold)",
+		      who);
+		return -EINVAL;
+	}
+	if (json_dumpf(root, f, JSON_INDENT(1) | JSON_PRESERVE_ORDER) ||
+	    fputc('\n', f) == EOF || fflush(f)) {
+		p_err("%s: could not write the JSON output: %s", who,
+		      strerror(errno ? errno : EIO));
+		return -EIO;
+	}
+	return 0;
 }

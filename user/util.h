@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <linux/types.h>
 
 /* Print "xfertrace: <msg>" on stderr as one line. */
@@ -33,5 +34,16 @@ int read_file(const char *path, char *buf, size_t len);
 
 /* JSON-safe copy of comm-like text: control and non-ASCII bytes become ?. */
 void clean_str(char *dst, const char *src, size_t len);
+
+/*
+ * JSON output. json_str(): a JSON string of s, never failing on encoding:
+ * bytes that are not UTF-8 (a path in another encoding) become U+FFFD;
+ * NULL only without memory. json_print(): root, indented, plus a newline;
+ * a NULL root (a part failed to build) or a write error is reported as
+ * "WHO: ..." on stderr and returns a negative errno.
+ */
+struct json_t;
+struct json_t *json_str(const char *s);
+int json_print(struct json_t *root, FILE *f, const char *who);
 
 #endif
