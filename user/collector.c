@@ -59,31 +59,31 @@ static void emit_thread_slices(struct collector *c,
 			       const struct xt_ev_slices *b, __u32 first,
 			       bool *done)
 {
-	struct {
-		struct xt_rec_slices r;
-		struct xt_rec_slice s[XT_SLICES_MAX];
-	} rec;
+	/* Room for the header and XT_SLICES_MAX entries, 8-byte aligned. */
+	__u64 buf[(sizeof(struct xt_rec_slices) +
+		   XT_SLICES_MAX * sizeof(struct xt_rec_slice)) / 8];
+	struct xt_rec_slices *r = (struct xt_rec_slices *)buf;
 	const struct xt_slice *k = &b->s[first];
 	__u32 i;
 
-	memset(&rec.r, 0, sizeof(rec.r));
-	rec.r.hdr.type = XT_REC_SLICES;
-	rec.r.start_ns = k->start_ns;
-	rec.r.tid = k->tid;
-	rec.r.pid = k->tgid;
+	memset(r, 0, sizeof(*r));
+	r->hdr.type = XT_REC_SLICES;
+	r->start_ns = k->start_ns;
+	r->tid = k->tid;
+	r->pid = k->tgid;
 	for (i = first; i < b->n && i < XT_SLICE_BATCH; i++) {
 		const struct xt_slice *x = &b->s[i];
 
 		if (done[i] || x->tid != k->tid || x->start_ns != k->start_ns)
 			continue;
 		done[i] = true;
-		rec.s[rec.r.n].start_ns = x->end_ns - x->cpu_ns;
-		rec.s[rec.r.n++].cpu_ns = x->cpu_ns;
-		if (rec.r.n == XT_SLICES_MAX)
+		r->s[r->n].start_ns = x->end_ns - x->cpu_ns;
+		r->s[r->n++].cpu_ns = x->cpu_ns;
+		if (r->n == XT_SLICES_MAX)
 			break;
 	}
-	rec.r.hdr.len = sizeof(rec.r) + rec.r.n * sizeof(rec.s[0]);
-	collector__emit(c, &rec);
+	r->hdr.len = sizeof(*r) + r->n * sizeof(r->s[0]);
+	collector__emit(c, r);
 }
 
 static void on_slices(struct collector *c, const struct xt_ev_slices *b)

@@ -113,7 +113,8 @@ mod_order() {	# name... (run in the modules dir)
 
 initramfs() {
 	local rel=$1 img=$2 d p m list
-	[ -s "$img" ] && return 0
+	# Cached, unless the guest init changed since.
+	[ -s "$img" ] && [ "$img" -nt "$ROOT/tests/vm/init" ] && return 0
 	d=$(mktemp -d /tmp/xt-vm-initrd.XXXXXX)
 	mkdir -p "$d"/{bin,dev,proc,sys,mods,newroot}
 	cp "$BUSYBOX" "$d/bin/busybox"
@@ -172,9 +173,11 @@ timeout --foreground -k 5 "$TIMEOUT" qemu-system-x86_64 -accel "$ACCEL" \
 	-cpu max -smp 2 -m 2G -nographic -no-reboot -nodefaults \
 	-serial "file:$OUT/console.log" -monitor none \
 	-kernel "$K/vmlinux" -initrd "$K/initramfs.gz" \
-	-append "console=ttyS0 quiet panic=-1 oops=panic xt_out=$OUT" \
+	-append "console=ttyS0 quiet panic=-1 oops=panic xt_out=$OUT xt_src=$ROOT" \
 	-fsdev "local,id=root,path=/,security_model=none,readonly=on,multidevs=remap" \
 	-device virtio-9p-pci,fsdev=root,mount_tag=xtroot \
+	-fsdev "local,id=src,path=$ROOT,security_model=none,readonly=on,multidevs=remap" \
+	-device virtio-9p-pci,fsdev=src,mount_tag=xtsrc \
 	-fsdev "local,id=out,path=$OUT,security_model=none" \
 	-device virtio-9p-pci,fsdev=out,mount_tag=xtout \
 	</dev/null >"$OUT/qemu.log" 2>&1
