@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "export.h"
+#include "fmt.h"
 #include "report.h"
 #include "trials.h"
 #include "util.h"
@@ -39,16 +40,7 @@ static int load_side(struct side *sd)
 	return 0;
 }
 
-static json_t *jnum(double v)
-{
-	return isnan(v) || isinf(v) ? json_null() : json_real(v);
-}
 
-/* B/A, or NaN when A is 0 or either is unknown. */
-static double ratio(double b, double a)
-{
-	return a > 0 && !isnan(a) && !isnan(b) ? b / a : NAN;
-}
 
 static json_t *side_json(const struct side *sd)
 {
@@ -60,12 +52,12 @@ static json_t *side_json(const struct side *sd)
 			 "marks", json_str(sd->o->marks_path ? sd->o->marks_path :
 					   "(trace)"),
 			 "trials", s->n_trials, "window_s", s->window_s,
-			 "trials_per_min", jnum(s->trials_per_min),
-			 "bytes_per_trial", jnum(s->bytes_per_trial),
-			 "transfer_share", jnum(s->transfer_share),
-			 "split_rate", jnum(s->split_rate),
-			 "dup_factor", jnum(s->dup_factor),
-			 "unattributed_share", jnum(s->unattributed_share),
+			 "trials_per_min", fmt_jnum(s->trials_per_min),
+			 "bytes_per_trial", fmt_jnum(s->bytes_per_trial),
+			 "transfer_share", fmt_jnum(s->transfer_share),
+			 "split_rate", fmt_jnum(s->split_rate),
+			 "dup_factor", fmt_jnum(s->dup_factor),
+			 "unattributed_share", fmt_jnum(s->unattributed_share),
 			 "transfer_dominates", s->transfer_dominates,
 			 "verdict", json_str(trials__verdict(sd->t)));
 }
@@ -79,15 +71,15 @@ static json_t *compare_json(const struct side *a, const struct side *b)
 			 "compare",
 			 "a", side_json(a), "b", side_json(b),
 			 "ratios",
-			 "trials_per_min", jnum(ratio(y->trials_per_min,
+			 "trials_per_min", fmt_jnum(fmt_ratio(y->trials_per_min,
 						      x->trials_per_min)),
-			 "bytes_per_trial", jnum(ratio(y->bytes_per_trial,
+			 "bytes_per_trial", fmt_jnum(fmt_ratio(y->bytes_per_trial,
 						       x->bytes_per_trial)),
-			 "transfer_share", jnum(ratio(y->transfer_share,
+			 "transfer_share", fmt_jnum(fmt_ratio(y->transfer_share,
 						      x->transfer_share)),
-			 "split_rate", jnum(ratio(y->split_rate,
+			 "split_rate", fmt_jnum(fmt_ratio(y->split_rate,
 						  x->split_rate)),
-			 "dup_factor", jnum(ratio(y->dup_factor,
+			 "dup_factor", fmt_jnum(fmt_ratio(y->dup_factor,
 						  x->dup_factor)));
 }
 
@@ -110,7 +102,7 @@ static void row(FILE *f, const char *name, double a, double b,
 
 	cell(x, sizeof(x), a, how);
 	cell(y, sizeof(y), b, how);
-	cell(r, sizeof(r), ratio(b, a), "%.2f");
+	cell(r, sizeof(r), fmt_ratio(b, a), "%.2f");
 	fprintf(f, "%-22s %14s %14s %8s\n", name, x, y, r);
 }
 

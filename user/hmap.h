@@ -25,4 +25,19 @@ static inline __u64 hkey2(__u64 a, __u64 b)
 	return a ^ (b * 0x9e3779b97f4a7c15ull) ^ (b >> 29);
 }
 
+/*
+ * FNV-1a of a string, continuing from seed (HSTR_SEED to start): the one
+ * string hash; hash two strings by feeding the first's into the second.
+ */
+#define HSTR_SEED 1469598103934665603ull
+
+static inline __u64 hstr(const char *s, __u64 seed)
+{
+	__u64 h = seed;
+
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ull;
+	return h;
+}
+
 #endif

@@ -64,20 +64,11 @@ int metrics__new(const char *node, __u32 max_series, struct metrics **out)
 	return 0;
 }
 
-static __u64 str_hash(int kind, const char *s)
-{
-	__u64 h = 1469598103934665603ull ^ kind;
-
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 1099511628211ull;
-	return h;
-}
-
 /* Find or make a series; NULL when out of memory. Probes past collisions. */
 static struct series *lookup(struct metrics *mx, int kind, const char *lab,
 			     bool may_create)
 {
-	__u64 h = str_hash(kind, lab);
+	__u64 h = hstr(lab, HSTR_SEED ^ kind);
 	struct series *s, **nv;
 
 	for (;; h++) {
@@ -120,7 +111,7 @@ static struct series *get(struct metrics *mx, int kind, const char *lab,
 	if (!mx->max_series || (__u32)mx->n < mx->max_series)
 		return lookup(mx, kind, lab, true);
 	/* Over the cap: count the label set once, add to other. */
-	h = str_hash(kind, lab) | 1;
+	h = hstr(lab, HSTR_SEED ^ kind) | 1;
 	if (!hmap__get(mx->folded, h) && mx->n_folded < FOLDED_MAX &&
 	    !hmap__put(mx->folded, h, (void *)1))
 		mx->n_folded++;

@@ -837,22 +837,12 @@ static void resolve_peers(struct model *m)
 	hmap__free(owned);
 }
 
-static __u64 name_hash(const char *a, const char *b)
-{
-	__u64 h = 1469598103934665603ull;
-
-	for (; *a; a++)
-		h = (h ^ (unsigned char)*a) * 1099511628211ull;
-	h = (h ^ 0xff) * 1099511628211ull;
-	for (; *b; b++)
-		h = (h ^ (unsigned char)*b) * 1099511628211ull;
-	return h;
-}
-
 static struct mflow *flow_get(struct model *m, const char *src,
 			      const char *dst)
 {
-	__u64 h = name_hash(src, dst);
+	/* 0xff between the two names: no name holds it. */
+	__u64 h = hstr(dst, (hstr(src, HSTR_SEED) ^ 0xff) *
+			    1099511628211ull);
 	struct mflow *f;
 
 	/* Probe past the rare hash collision. */

@@ -12,6 +12,7 @@
 #include <unistd.h>	/* agent: unlink */
 #include "commands.h"
 #include "counters.h"
+#include "fmt.h"
 #include "model.h"
 #include "report.h"
 #include "sanity.h"
@@ -290,18 +291,6 @@ json_t *report__json(const struct model *m, const struct load_info *li)
 						  XT_CK_HEALTH),
 			 "problems", sanity__check(m, li && li->truncated));
 	return root;
-}
-
-void fmt_bytes(char *buf, size_t len, double b)
-{
-	static const char *const unit[] = { "B", "KB", "MB", "GB", "TB" };
-	int i = 0;
-
-	while (b >= 1000 && i < 4) {
-		b /= 1000;
-		i++;
-	}
-	snprintf(buf, len, i ? "%.1f%s" : "%.0f%s", b, unit[i]);
 }
 
 #define TEXT_FLOWS_MAX 40

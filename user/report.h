@@ -21,6 +21,6 @@ void report__sort(struct model *m);
 bool report__proc_listed(const struct mproc *p);
 json_t *report__json(const struct model *m, const struct load_info *li);
 json_t *report__workers_json(const struct model *m, const char *role);
-void fmt_bytes(char *buf, size_t len, double bytes);
+#include "fmt.h"	/* fmt_bytes(), for the faces that print bytes */
 
 #endif

@@ -248,15 +248,6 @@ static void fill_row(struct top_row *r, const struct mproc *p, __u64 window)
 	r->kthread = is_kthread(p);
 }
 
-static __u64 str_hash(const char *s)
-{
-	__u64 h = 1469598103934665603ull;
-
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 1099511628211ull;
-	return h;
-}
-
 struct peer_acc {
 	int row;
 	const char *name;
@@ -267,7 +258,7 @@ struct peer_acc {
 static int peer_add(struct hmap *idx, struct peer_acc **accs, int *n,
 		    int *cap, int row, const char *name, __u64 bytes)
 {
-	__u64 key = hkey2(row + 1, str_hash(name));
+	__u64 key = hkey2(row + 1, hstr(name, HSTR_SEED));
 	struct peer_acc *a;
 	long v;
 

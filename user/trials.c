@@ -10,6 +10,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include "hmap.h"
 #include "trials.h"
 #include "util.h"
 
@@ -182,15 +183,6 @@ double tr_percentile(double *v, int n, double p)
 	return v[lo] + (v[lo + 1] - v[lo]) * (pos - lo);
 }
 
-static __u64 str_hash(const char *s)
-{
-	__u64 h = 1469598103934665603ull;
-
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 1099511628211ull;
-	return h;
-}
-
 typedef const char *(*tr_name_fn)(const struct trials *t, int i);
 
 /* Index of the entry named s, or -1 with *at the free slot for it. */
@@ -203,7 +195,8 @@ static int sidx_find(const struct tr_sidx *x, const struct trials *t,
 	*at = 0;
 	if (!x->cap)
 		return -1;
-	for (i = str_hash(s) & (x->cap - 1);; i = (i + 1) & (x->cap - 1)) {
+	for (i = hstr(s, HSTR_SEED) & (x->cap - 1);;
+	     i = (i + 1) & (x->cap - 1)) {
 		v = x->slot[i];
 		if (!v) {
 			*at = i;

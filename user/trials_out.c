@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include "fmt.h"
 #include "report.h"
 #include "trials.h"
 #include "util.h"
@@ -25,15 +26,7 @@ struct tr_diag {
 	double transfer_share, un_share, un_cpu_share, runq_share;
 };
 
-static double ratio(double a, double b)
-{
-	return b > 0 ? a / b : NAN;
-}
 
-static json_t *jnum(double v)
-{
-	return isnan(v) || isinf(v) ? json_null() : json_real(v);
-}
 
 static double unix_s(const struct trials *t, __s64 mono)
 {
@@ -104,7 +97,7 @@ static void payload_pcts(const struct trials *t, struct tr_diag *d)
 	if (n) {
 		d->pay_p50 = tr_percentile(v, n, 50);
 		d->pay_p95 = tr_percentile(v, n, 95);
-		d->pay_over_claim = ratio(got, claimed);
+		d->pay_over_claim = fmt_ratio(got, claimed);
 	}
 	if (nc) {
 		d->claim_p50 = tr_percentile(c, nc, 50);
@@ -163,12 +156,12 @@ static void diag_compute(const struct trials *t, struct tr_diag *d)
 	}
 	d->split_rate = d->n_with_agg ? (double)d->n_split / d->n_with_agg :
 		       NAN;
-	d->locality = ratio(d->local, d->inputs);
-	d->dup = ratio(moved, uniq);
-	d->transfer_share = ratio(d->xfer, d->wall);
-	d->un_share = ratio(t->un_bytes, t->w_bytes);
-	d->un_cpu_share = ratio(t->un_compute + t->un_comm, t->w_cpu);
-	d->runq_share = ratio(runq, runq + cpu);
+	d->locality = fmt_ratio(d->local, d->inputs);
+	d->dup = fmt_ratio(moved, uniq);
+	d->transfer_share = fmt_ratio(d->xfer, d->wall);
+	d->un_share = fmt_ratio(t->un_bytes, t->w_bytes);
+	d->un_cpu_share = fmt_ratio(t->un_compute + t->un_comm, t->w_cpu);
+	d->runq_share = fmt_ratio(runq, runq + cpu);
 }
 
 static void pct(char *buf, size_t n, double v)
@@ -411,10 +404,10 @@ static json_t *trial_json(const struct trials *t, const struct tr_trial *tr)
 		      json_null(),
 		      "transfer_ns", have ? json_integer(tr->transfer_ns) :
 		      json_null(),
-		      "transfer_share", have ? jnum(ratio(tr->transfer_ns, wall)) :
+		      "transfer_share", have ? fmt_jnum(fmt_ratio(tr->transfer_ns, wall)) :
 		      json_null(),
 		      "split", tr->split,
-		      "dup_factor", have ? jnum(ratio(tr->bytes,
+		      "dup_factor", have ? fmt_jnum(fmt_ratio(tr->bytes,
 						     tr->unique_bytes)) :
 		      json_null());
 	bad |= json_object_set_new(o, "agg_workers", json_integer(tr->n_agg_workers));
@@ -464,7 +457,7 @@ static json_t *workers_json(const struct trials *t)
 			json_null(),
 			"runq_wait_ns", loc ? json_integer(w->w_runq) :
 			json_null(),
-			"runq_share", loc ? jnum(ratio(w->w_runq,
+			"runq_share", loc ? fmt_jnum(fmt_ratio(w->w_runq,
 						       w->w_runq + w->w_cpu)) :
 			json_null(),
 			"throttled_ns", throttled_json(w),
@@ -508,39 +501,39 @@ static json_t *diag_json(const struct trials *t)
 		      "trials", d.n_timed, "task_level", t->n_task_level,
 		      "trial_level", t->n_trial_level,
 		      "untimed", t->n_untimed,
-		      "sim_ms_p50", jnum(d.sim_p50),
-		      "sim_ms_p95", jnum(d.sim_p95),
-		      "agg_ms_p50", jnum(d.agg_p50),
-		      "agg_ms_p95", jnum(d.agg_p95),
-		      "sim_cpu_ms_p50", jnum(d.sim_cpu_p50),
-		      "sim_cpu_ms_p95", jnum(d.sim_cpu_p95),
-		      "agg_cpu_ms_p50", jnum(d.agg_cpu_p50),
-		      "agg_cpu_ms_p95", jnum(d.agg_cpu_p95));
-	bad |= json_object_set_new(o, "payload_per_agg_bytes_p50", jnum(d.pay_p50));
-	bad |= json_object_set_new(o, "payload_per_agg_bytes_p95", jnum(d.pay_p95));
+		      "sim_ms_p50", fmt_jnum(d.sim_p50),
+		      "sim_ms_p95", fmt_jnum(d.sim_p95),
+		      "agg_ms_p50", fmt_jnum(d.agg_p50),
+		      "agg_ms_p95", fmt_jnum(d.agg_p95),
+		      "sim_cpu_ms_p50", fmt_jnum(d.sim_cpu_p50),
+		      "sim_cpu_ms_p95", fmt_jnum(d.sim_cpu_p95),
+		      "agg_cpu_ms_p50", fmt_jnum(d.agg_cpu_p50),
+		      "agg_cpu_ms_p95", fmt_jnum(d.agg_cpu_p95));
+	bad |= json_object_set_new(o, "payload_per_agg_bytes_p50", fmt_jnum(d.pay_p50));
+	bad |= json_object_set_new(o, "payload_per_agg_bytes_p95", fmt_jnum(d.pay_p95));
 	bad |= json_object_set_new(o, "claimed_per_agg_bytes_p50",
-			    jnum(d.claim_p50));
+			    fmt_jnum(d.claim_p50));
 	bad |= json_object_set_new(o, "claimed_per_agg_bytes_p95",
-			    jnum(d.claim_p95));
-	bad |= json_object_set_new(o, "payload_over_claimed", jnum(d.pay_over_claim));
+			    fmt_jnum(d.claim_p95));
+	bad |= json_object_set_new(o, "payload_over_claimed", fmt_jnum(d.pay_over_claim));
 	bad |= json_object_set_new(o, "overhead_ratio", json_real(t->overhead_ratio));
-	bad |= json_object_set_new(o, "split_rate", jnum(d.split_rate));
+	bad |= json_object_set_new(o, "split_rate", fmt_jnum(d.split_rate));
 	bad |= json_object_set_new(o, "split_trials", json_integer(d.n_split));
 	bad |= json_object_set_new(o, "trials_with_aggs", json_integer(d.n_with_agg));
-	bad |= json_object_set_new(o, "locality", jnum(d.locality));
-	bad |= json_object_set_new(o, "dup_factor", jnum(d.dup));
-	bad |= json_object_set_new(o, "transfer_share", jnum(d.transfer_share));
+	bad |= json_object_set_new(o, "locality", fmt_jnum(d.locality));
+	bad |= json_object_set_new(o, "dup_factor", fmt_jnum(d.dup));
+	bad |= json_object_set_new(o, "transfer_share", fmt_jnum(d.transfer_share));
 	bad |= json_object_set_new(o, "transfer_ns", json_integer(d.xfer));
 	bad |= json_object_set_new(o, "compute_cpu_ns", json_integer(d.compute));
 	bad |= json_object_set_new(o, "comm_cpu_ns", json_integer(d.comm));
 	bad |= json_object_set_new(o, "wall_ns", json_integer(d.wall));
 	bad |= json_object_set_new(o, "transfer_bytes", json_integer(d.bytes));
-	bad |= json_object_set_new(o, "unattributed_share", jnum(d.un_share));
+	bad |= json_object_set_new(o, "unattributed_share", fmt_jnum(d.un_share));
 	bad |= json_object_set_new(o, "unattributed_cpu_share",
-			    jnum(d.un_cpu_share));
-	bad |= json_object_set_new(o, "runq_share", jnum(d.runq_share));
+			    fmt_jnum(d.un_cpu_share));
+	bad |= json_object_set_new(o, "runq_share", fmt_jnum(d.runq_share));
 	bad |= json_object_set_new(o, "cpu_exact_share",
-				   jnum(exact_share(t, &i, &k)));
+				   fmt_jnum(exact_share(t, &i, &k)));
 	bad |= json_object_set_new(o, "cpu_exact_tasks", json_integer(i));
 	bad |= json_object_set_new(o, "slices", json_integer(t->n_slices));
 	bad |= json_object_set_new(o, "burst_gap_ns", json_integer(t->burst_gap_ns));
@@ -641,7 +634,7 @@ static void print_trial(FILE *f, const struct trials *t,
 	if (trial_counts(tr))
 		fmt_clock(start, sizeof(start), unix_s(t, tr->t0));
 	fmt_bytes(b, sizeof(b), tr->bytes);
-	pct(sh, sizeof(sh), have ? ratio(tr->transfer_ns, wall) : NAN);
+	pct(sh, sizeof(sh), have ? fmt_ratio(tr->transfer_ns, wall) : NAN);
 	if (have && tr->unique_bytes > 0)
 		snprintf(dup, sizeof(dup), "%.2f", tr->bytes / tr->unique_bytes);
 	else
@@ -698,7 +691,7 @@ static void print_diag(FILE *f, const struct trials *t)
 
 		if (!p || !t->have_window)
 			continue;
-		pct(sr, sizeof(sr), ratio(w->w_runq, w->w_runq + w->w_cpu));
+		pct(sr, sizeof(sr), fmt_ratio(w->w_runq, w->w_runq + w->w_cpu));
 		fprintf(f, "    %-30s cpu %8.3f s  runq wait %8.3f s (%s of runnable time)",
 			w->name, w->w_cpu / 1e9, w->w_runq / 1e9, sr);
 		if (p->have_cg && p->cg_quota_us > 0 && p->cg_period_us)
