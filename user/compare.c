@@ -12,7 +12,7 @@
 #include <string.h>
 #include "export.h"
 #include "fmt.h"
-#include "report.h"
+#include "load.h"
 #include "trials.h"
 #include "util.h"
 

@@ -6,19 +6,8 @@
 #include <jansson.h>
 #include "model.h"
 
-struct load_info {
-	bool truncated;
-	__u64 offset;
-	const char *why;	/* valid only inside report__load */
-	__u64 chunks;
-	__u64 partial_records;	/* kept from the damaged chunk at offset */
-};
+#include "load.h"	/* report__load(), report__sort() */
 
-/* Read a whole trace into a resolved model; prints its own errors. */
-int report__load(const char *path, struct model **out, struct load_info *li);
-void report__sort(struct model *m);
-/* Listed in workers[]: moved bytes, listens, or used CPU. */
-bool report__proc_listed(const struct mproc *p);
 json_t *report__json(const struct model *m, const struct load_info *li);
 json_t *report__workers_json(const struct model *m, const char *role);
 #include "fmt.h"	/* fmt_bytes(), for the faces that print bytes */

@@ -9,7 +9,6 @@
 #include <string.h>
 #include <time.h>
 #include "fmt.h"
-#include "report.h"
 #include "trials.h"
 #include "util.h"
 
