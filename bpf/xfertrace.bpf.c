@@ -91,10 +91,12 @@ struct {
  * only costs context switches; wake it early only when the ring is half
  * full.
  */
+const volatile __u64 rb_wake_bytes = XT_RINGBUF_BYTES / 2;
+
 static __always_inline __u64 rb_flags(void)
 {
 	return bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >
-	       XT_RINGBUF_BYTES / 2 ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
+	       rb_wake_bytes ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
 }
 
 /* task_struct->state was renamed __state in 5.14 (commit 2f064a59a11f). */

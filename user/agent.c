@@ -799,6 +799,12 @@ static int setup(struct agent *a)
 		.paths = a->o.paths,
 		.max_conns = a->o.max_conns,
 		.max_threads = a->o.max_threads,
+		/*
+		 * A smaller ring than record's: the agent drains it every
+		 * interval and at half full, records no slices, and its pages
+		 * count twice in its RSS (kernel and user mappings).
+		 */
+		.ringbuf_bytes = 1u << 20,
 		.sink = agent_sink,
 		.sink_ctx = a,
 	};

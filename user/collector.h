@@ -22,6 +22,7 @@ struct collector_opts {
 	__u32 max_conns;
 	__u32 max_threads;
 	__u32 max_procs;
+	__u32 ringbuf_bytes;		/* power of 2; 0: XT_RINGBUF_BYTES */
 	bool no_proc_active;		/* skip per-process active time */
 	bool dry_run;			/* load, do not attach */
 	const char *detail;		/* --detail list ("": endpoints); NULL: none */

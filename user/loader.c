@@ -146,6 +146,11 @@ int loader__configure(struct collector *c)
 	s->rodata->detail_all = detail__all(c->detail);
 	set_autoload(s, &c->hooks);
 	bpf_program__set_autoattach(s->progs.flush_slices, false);
+	if (o->ringbuf_bytes) {
+		if (bpf_map__set_max_entries(s->maps.events, o->ringbuf_bytes))
+			return -EINVAL;
+		s->rodata->rb_wake_bytes = o->ringbuf_bytes / 2;
+	}
 	if (bpf_map__set_max_entries(s->maps.conns, o->max_conns) ||
 	    bpf_map__set_max_entries(s->maps.threads, o->max_threads) ||
 	    bpf_map__set_max_entries(s->maps.procs, o->max_procs))

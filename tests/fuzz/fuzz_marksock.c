@@ -7,6 +7,7 @@
  * MARK record whose text is a mark, and every datagram must be either
  * stored or counted as rejected.
  */
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -69,13 +70,22 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
 {
 	struct xt_user_stats *us = collector__user_stats(col);
+	struct pollfd pf = { .fd = marksock__fd(ms), .events = POLLIN };
 	__u64 before = got + us->marks_rejected;
+	int i;
 
 	if (sendto(cli, data, size, 0, (struct sockaddr *)&sa, sizeof(sa)) !=
 	    (ssize_t)size)
 		return 0;	/* too big for the socket: never delivered */
-	if (marksock__drain(ms, col))
-		abort();
+	/*
+	 * A receiver thread takes datagrams off the socket and wakes
+	 * marksock__fd(): wait for it (a second at most), then drain.
+	 */
+	for (i = 0; i < 100 && got + us->marks_rejected == before; i++) {
+		poll(&pf, 1, 10);
+		if (marksock__drain(ms, col))
+			abort();
+	}
 	/* One datagram in: one mark stored or one rejection counted. */
 	if (got + us->marks_rejected != before + 1)
 		abort();
