@@ -63,11 +63,16 @@ bytes_run() {
 	fi
 	"$XT" report --format json "$d.xft" >"$d.json" 2>"$d.rep.err" ||
 		{ t_fail "$h/$v: report: $(head -n 1 "$d.rep.err")"; return; }
+	# kprobe programs are skipped on a CPU while a BPF map syscall runs
+	# there (bpf_prog_active), our own harvest reads included: counted as
+	# prog_misses; the bytes must still be exact.
+	local allow=()
+	[ "$h" = kprobe ] && allow=(--allow-drop prog_misses)
 	$PY "$XT_ROOT/tests/check_bytes.py" --truth "$d.truth.json" --report "$d.json" \
-		--label "$h/$v xtgen" --hook "$h" >"$d.check" 2>&1
+		--label "$h/$v xtgen" --hook "$h" "${allow[@]}" >"$d.check" 2>&1
 	t_lines <"$d.check"
-	t_checker "" $PY "$KS" check --truth "$d.ks.json" --report "$d.json" --label "$h/$v kstream"
-	t_checker "" $PY "$KS" check --truth "$d.ksr.json" --report "$d.json" --label "$h/$v kstream reset"
+	t_checker "" $PY "$KS" check --truth "$d.ks.json" --report "$d.json" --label "$h/$v kstream" "${allow[@]}"
+	t_checker "" $PY "$KS" check --truth "$d.ksr.json" --report "$d.json" --label "$h/$v kstream reset" "${allow[@]}"
 	t_checker "" $PY "$BR" check --truth "$d.br.json" --report "$d.json" --label "$h/$v blocked receivers"
 	t_check "$h/$v: trace says harvest=$v" $PY -c "
 import json, sys; sys.exit(json.load(open('$d.json'))['trace']['hooks']['harvest'] != '$v')"
