@@ -18,20 +18,13 @@ import csv
 import json
 import math
 import re
+import os
 import sys
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import pylib  # noqa: E402
 
-PASS = FAIL = 0
-
-
-def ok(cond, msg):
-    global PASS, FAIL
-    if cond:
-        PASS += 1
-        print(f"ok   - {msg}")
-    else:
-        FAIL += 1
-        print(f"FAIL - {msg}")
-    return cond
+CHK = pylib.Checker()
+ok = CHK.check
 
 
 def close(a, b, tol):
@@ -417,8 +410,7 @@ def main():
             ok(c["a"]["verdict"] in dom and c["b"]["verdict"] in dom and "B / A" in dom,
                "html compare: both verdicts and the B / A table")
             ok(dom.count("<svg") >= 6, f"html compare: charts for both sides ({dom.count('<svg')})")
-    print(f"{PASS} passed, {FAIL} failed")
-    return 1 if FAIL else 0
+    return CHK.finish()
 
 
 if __name__ == "__main__":

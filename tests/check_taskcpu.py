@@ -18,19 +18,11 @@ import json
 import os
 import struct
 import sys
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import pylib  # noqa: E402
 
-PASS = FAIL = 0
-
-
-def ok(cond, msg):
-    global PASS, FAIL
-    if cond:
-        PASS += 1
-        print(f"ok   - {msg}")
-    else:
-        FAIL += 1
-        print(f"FAIL - {msg}")
-    return cond
+CHK = pylib.Checker()
+ok = CHK.check
 
 
 def pct(v, p):
@@ -259,8 +251,7 @@ def main():
     a = ap.parse_args()
     if a.synth:
         cmd_synth(a)
-        print(f"{PASS} passed, {FAIL} failed")
-        return 1 if FAIL else 0
+        return CHK.finish()
     if not a.report or not a.dask:
         ap.error("--report and --dask, or --synth")
     with open(a.report) as f:
@@ -272,8 +263,7 @@ def main():
     if a.figures:
         with open(a.figures, "w") as f:
             json.dump(fig, f)
-    print(f"{PASS} passed, {FAIL} failed")
-    return 1 if FAIL else 0
+    return CHK.finish()
 
 
 if __name__ == "__main__":

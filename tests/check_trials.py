@@ -50,18 +50,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import pylib  # noqa: E402
 import zlib
 
-PASS = FAIL = 0
-
-
-def ok(cond, msg):
-    global PASS, FAIL
-    if cond:
-        PASS += 1
-        print(f"ok   - {msg}")
-    else:
-        FAIL += 1
-        print(f"FAIL - {msg}")
-    return cond
+CHK = pylib.Checker()
+ok = CHK.check
 
 
 def trial_of_key(key):
@@ -486,8 +476,7 @@ def main():
         truth = check_trials(a.tag, r, d, a.tol, a.partial_marks)
         if not a.partial_marks:
             check_diag(a.tag, r, d, truth)
-    print(f"{PASS} passed, {FAIL} failed")
-    return 1 if FAIL else 0
+    return CHK.finish()
 
 
 if __name__ == "__main__":
